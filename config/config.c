@@ -762,6 +762,10 @@ static pmw_error_t *server_resolve(const loader_t *ld,
         pmw_buf_t source;
         pmw_buf_init(&source, 8192);
 
+        if (s->kind != TOKEN_LITERAL && !*s->value) {
+                err = pmw_error_new(PMW_ERR_INVALID, "%s: is empty", key);
+                goto out;
+        }
         switch (s->kind) {
         case TOKEN_LITERAL:
                 err = token_clean(s->value, strlen(s->value), &token);

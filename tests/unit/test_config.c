@@ -847,6 +847,16 @@ static void test_servers_set(void **state) {
                    (const char *const[]) {"postmark.servers.eu.token=  ", NULL},
                    "postmark.servers.eu.token (from --set): the token is "
                    "empty");
+        expect_err(
+            NULL, env_token,
+            (const char *const[]) {"postmark.servers.eu.token_env=", NULL},
+            "postmark.servers.eu.token_env (from --set): is empty");
+        expect_err(
+            "postmark = { servers = ( { name = \"a\"; token_file = "
+            "\"\"; } ); };",
+            NULL, NULL,
+            "postmark.servers.a.token_file (from file line 1): is "
+            "empty");
 }
 
 static void test_env_token_beats_file(void **state) {
