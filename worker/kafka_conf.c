@@ -1,0 +1,75 @@
+/*
+ * worker/kafka_conf.c: see kafka_conf.h.
+ */
+#include "worker/kafka_conf.h"
+
+#include <string.h>
+
+/* Sets one property, turning librdkafka's errstr into our error. where is
+ * the config key the property came from, for the message. */
+static pmw_error_t *conf_set(rd_kafka_conf_t *conf,
+                             const char *where,
+                             const char *name,
+                             const char *value) {
+        char errstr[512];
+        if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) ==
+            RD_KAFKA_CONF_OK)
+                return NULL;
+        return pmw_error_new(
+            PMW_ERR_INVALID, "%s: %s=%s: %s", where, name,
+            pmw_config_is_secret_property(name) ? "****" : value, errstr);
+}
+
+pmw_error_t *pmw_kafka_conf_new(const pmw_config_t *cfg,
+                                pmw_kafka_role_t role,
+                                rd_kafka_conf_t **confp) {
+        *confp               = NULL;
+        bool consumer        = role == PMW_KAFKA_CONSUMER;
+        const char *list_key = consumer ? "kafka.consumer" : "kafka.producer";
+        const pmw_kv_list_t *list =
+            consumer ? &cfg->kafka.consumer : &cfg->kafka.producer;
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        pmw_error_t *err      = NULL;
+
+        if (strncmp(cfg->kafka.brokers, "embedded", 8) != 0)
+                err = conf_set(conf, "kafka.brokers", "bootstrap.servers",
+                               cfg->kafka.brokers);
+
+        if (consumer) {
+                /* The worker stores an offset only once the job's status
+                 * record is acknowledged; librdkafka commits what is
+                 * stored. */
+                static const char *const fixed[][2] = {
+                    {"enable.auto.offset.store", "false"},
+                    {"enable.auto.commit", "true"},
+                    {"enable.partition.eof", "false"},
+                };
+                if (!err)
+                        err = conf_set(conf, "kafka.group_id", "group.id",
+                                       cfg->kafka.group_id);
+                for (size_t i = 0; !err && i < PMW_ARRAY_LEN(fixed); i++)
+                        err =
+                            conf_set(conf, list_key, fixed[i][0], fixed[i][1]);
+        } else {
+                /* At-least-once: a status record counts only when all
+                 * in-sync replicas have it, without duplicates on retry. */
+                static const char *const fixed[][2] = {
+                    {"enable.idempotence", "true"},
+                    {"acks", "all"},
+                };
+                for (size_t i = 0; !err && i < PMW_ARRAY_LEN(fixed); i++)
+                        err =
+                            conf_set(conf, list_key, fixed[i][0], fixed[i][1]);
+        }
+
+        for (size_t i = 0; !err && i < list->cnt; i++)
+                err = conf_set(conf, list_key, list->kv[i].name,
+                               list->kv[i].value);
+
+        if (err) {
+                rd_kafka_conf_destroy(conf);
+                return err;
+        }
+        *confp = conf;
+        return NULL;
+}
