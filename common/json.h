@@ -1,0 +1,63 @@
+/*
+ * common/json.h: a compact JSON writer for jansson values, and UTF-16
+ * length counting.
+ *
+ * Why not json_dumpb(): jansson prints reals with 17 significant digits, so a
+ * TemplateModel price of 19.99 would reach Postmark as 19.989999999999998.
+ * This writer prints the shortest form that reads back as the same double
+ * (19.99), always recognisable as a real ("1.0", never "1"). Strings are
+ * copied as UTF-8 (not \u-escaped), object keys keep their order, and the
+ * output goes straight into a pmw_buf_t, so building a request body needs no
+ * intermediate string.
+ *
+ * Reals are formatted with snprintf() and read back with strtod(), which
+ * follow LC_NUMERIC: the process must keep the "C" numeric locale (the worker
+ * never calls setlocale()).
+ *
+ * Thread safety: no shared state; jansson values may be read by several
+ * threads at once (jansson doc/threadsafety.rst).
+ */
+#ifndef PMW_COMMON_JSON_H
+#define PMW_COMMON_JSON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "common/buf.h"
+
+/**
+ * @brief Appends the compact JSON text of value to buf.
+ * @param buf borrows: the buffer to append to (its limit applies; check
+ *        pmw_buf_failed() at the end).
+ * @param value borrows: any jansson value (nesting depth is bounded by
+ *        jansson's parser, so the recursion is too).
+ */
+void pmw_json_write(pmw_buf_t *buf, const json_t *value);
+
+/**
+ * @brief Appends the shortest text of the finite double d that strtod()
+ *        reads back as d, marked as a real ("1.0", "1e+300", "19.99").
+ *        Infinities and NaN, which JSON cannot express, are written as null.
+ */
+void pmw_json_write_real(pmw_buf_t *buf, double d);
+
+/**
+ * @brief Appends s[0..len) as a quoted JSON string, escaping only '"', '\\'
+ *        and control characters; UTF-8 is copied as is.
+ *
+ * Faster than pmw_buf_append_json_str(), which decodes every UTF-8 sequence
+ * to repair invalid input; use this one only where the text is known to be
+ * valid UTF-8, such as jansson's strings and keys.
+ * @param s borrows: valid UTF-8; may contain NUL bytes.
+ */
+void pmw_json_write_utf8(pmw_buf_t *buf, const char *s, size_t len);
+
+/**
+ * @brief Length of s[0..len) in UTF-16 code units, the unit Postmark's
+ *        length limits use: code points from U+10000 (emoji) count 2.
+ * @param s borrows: valid UTF-8 (as jansson strings are).
+ */
+size_t pmw_utf16_len(const char *s, size_t len);
+
+#endif /* PMW_COMMON_JSON_H */
