@@ -4,6 +4,7 @@
 #include "common/buf.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,23 +154,40 @@ size_t pmw_utf8_valid_prefix(const char *s, size_t len) {
         return i;
 }
 
-void pmw_buf_append_json_str(pmw_buf_t *buf, const char *s, size_t len) {
+/* Byte classes for JSON string output: 0 copied as is, 1 escaped, 2 the
+ * first byte of a multi-byte UTF-8 sequence (checked when validating). */
+static unsigned char json_class[256];
+static pthread_once_t json_class_once = PTHREAD_ONCE_INIT;
+
+static void json_class_init(void) {
+        for (int c = 0; c < 0x20; c++)
+                json_class[c] = 1;
+        json_class['"']  = 1;
+        json_class['\\'] = 1;
+        for (int c = 0x80; c < 0x100; c++)
+                json_class[c] = 2;
+}
+
+static void
+append_json_str(pmw_buf_t *buf, const char *s, size_t len, bool validate) {
         static const char hex[] = "0123456789abcdef";
         const unsigned char *u  = (const unsigned char *)s;
         size_t run              = 0; /* start of bytes not yet copied */
         size_t i                = 0;
 
+        pthread_once(&json_class_once, json_class_init);
         /* Worst case is 6 output bytes per input byte; reserve the common
          * case (no escapes) once. */
         pmw_buf_reserve(buf, len + 2);
         pmw_buf_append_char(buf, '"');
         while (i < len) {
-                unsigned char c = u[i];
-                if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+                unsigned char c   = u[i];
+                unsigned char cls = json_class[c];
+                if (cls == 0 || (cls == 2 && !validate)) {
                         i++;
                         continue;
                 }
-                if (c >= 0x80) {
+                if (cls == 2) {
                         size_t n = utf8_seq_len(u + i, len - i);
                         if (n) {
                                 i += n;
@@ -209,6 +227,14 @@ void pmw_buf_append_json_str(pmw_buf_t *buf, const char *s, size_t len) {
         }
         pmw_buf_append(buf, s + run, i - run);
         pmw_buf_append_char(buf, '"');
+}
+
+void pmw_buf_append_json_str(pmw_buf_t *buf, const char *s, size_t len) {
+        append_json_str(buf, s, len, true);
+}
+
+void pmw_buf_append_json_utf8(pmw_buf_t *buf, const char *s, size_t len) {
+        append_json_str(buf, s, len, false);
 }
 
 bool pmw_buf_failed(const pmw_buf_t *buf) {

@@ -36,58 +36,6 @@ void pmw_json_write_real(pmw_buf_t *buf, double d) {
         pmw_buf_append(buf, tmp, (size_t)n);
 }
 
-void pmw_json_write_utf8(pmw_buf_t *buf, const char *s, size_t len) {
-        /* 1 for the bytes JSON requires escaped. Everything else, UTF-8
-         * sequences included, is copied in runs: the input is known to be
-         * valid, so unlike pmw_buf_append_json_str() nothing is decoded. */
-        static const unsigned char esc[256] = {
-            [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1,
-            [0x05] = 1, [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1,
-            [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1,
-            [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1,
-            [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1,
-            [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
-            [0x1e] = 1, [0x1f] = 1, ['"'] = 1,  ['\\'] = 1,
-        };
-        const unsigned char *u = (const unsigned char *)s;
-        size_t run             = 0;
-
-        pmw_buf_reserve(buf, len + 2);
-        pmw_buf_append_char(buf, '"');
-        for (size_t i = 0; i < len; i++) {
-                if (!esc[u[i]])
-                        continue;
-                pmw_buf_append(buf, s + run, i - run);
-                run = i + 1;
-                switch (u[i]) {
-                case '"':
-                        pmw_buf_append(buf, "\\\"", 2);
-                        break;
-                case '\\':
-                        pmw_buf_append(buf, "\\\\", 2);
-                        break;
-                case '\n':
-                        pmw_buf_append(buf, "\\n", 2);
-                        break;
-                case '\r':
-                        pmw_buf_append(buf, "\\r", 2);
-                        break;
-                case '\t':
-                        pmw_buf_append(buf, "\\t", 2);
-                        break;
-                default: {
-                        static const char hex[] = "0123456789abcdef";
-                        char e[6] = {'\\',           'u',           '0', '0',
-                                     hex[u[i] >> 4], hex[u[i] & 15]};
-                        pmw_buf_append(buf, e, sizeof(e));
-                        break;
-                }
-                }
-        }
-        pmw_buf_append(buf, s + run, len - run);
-        pmw_buf_append_char(buf, '"');
-}
-
 static void write_object(pmw_buf_t *buf, const json_t *object) {
         bool first = true;
         /* jansson iterates objects in insertion order, i.e. the order of the
@@ -98,8 +46,8 @@ static void write_object(pmw_buf_t *buf, const json_t *object) {
                 if (!first)
                         pmw_buf_append_char(buf, ',');
                 first = false;
-                pmw_json_write_utf8(buf, json_object_iter_key(it),
-                                    json_object_iter_key_len(it));
+                pmw_buf_append_json_utf8(buf, json_object_iter_key(it),
+                                         json_object_iter_key_len(it));
                 pmw_buf_append_char(buf, ':');
                 pmw_json_write(buf, json_object_iter_value(it));
         }
@@ -124,8 +72,8 @@ void pmw_json_write(pmw_buf_t *buf, const json_t *value) {
                 break;
         }
         case JSON_STRING:
-                pmw_json_write_utf8(buf, json_string_value(value),
-                                    json_string_length(value));
+                pmw_buf_append_json_utf8(buf, json_string_value(value),
+                                         json_string_length(value));
                 break;
         case JSON_INTEGER:
                 pmw_buf_append_int(buf, json_integer_value(value));

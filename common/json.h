@@ -43,17 +43,6 @@ void pmw_json_write(pmw_buf_t *buf, const json_t *value);
 void pmw_json_write_real(pmw_buf_t *buf, double d);
 
 /**
- * @brief Appends s[0..len) as a quoted JSON string, escaping only '"', '\\'
- *        and control characters; UTF-8 is copied as is.
- *
- * Faster than pmw_buf_append_json_str(), which decodes every UTF-8 sequence
- * to repair invalid input; use this one only where the text is known to be
- * valid UTF-8, such as jansson's strings and keys.
- * @param s borrows: valid UTF-8; may contain NUL bytes.
- */
-void pmw_json_write_utf8(pmw_buf_t *buf, const char *s, size_t len);
-
-/**
  * @brief Length of s[0..len) in UTF-16 code units, the unit Postmark's
  *        length limits use: code points from U+10000 (emoji) count 2.
  * @param s borrows: valid UTF-8 (as jansson strings are).

@@ -21,7 +21,7 @@
 #include "common/mem.h"
 
 #define LINE_MAX_BYTES 8192
-#define MAX_SECRETS    64
+#define MAX_SECRETS    1024 /* > 256 servers + 2 x 256 properties */
 
 static atomic_int log_level = PMW_LOG_NOTICE;
 static pmw_log_format_t log_format; /* set before threads start */

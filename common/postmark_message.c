@@ -850,38 +850,20 @@ static void write_key(ctx_t *ctx, const field_t *fld, bool *first) {
         pmw_buf_append(&ctx->out, fld->key, fld->key_len);
 }
 
-static bool write_headers(ctx_t *ctx, json_t *array, const char *given) {
-        pmw_message_t *msg = ctx->msg;
-        size_t n           = json_array_size(array);
-        slots_t el;
-        pmw_buf_append_char(&ctx->out, '[');
-        for (size_t i = 0; i < n; i++) {
-                where_t where = {given, i};
-                (void)classify(msg, &header_schema, json_array_get(array, i),
-                               &where, &el);
-                if (string_empty(el.value[H_NAME])) {
-                        reject(msg, PMW_REJECT_INVALID, "%s[%zu].Name is %s",
-                               given, i,
-                               el.value[H_NAME] ? "empty" : "missing");
-                        return false;
-                }
-                if (!el.value[H_VALUE]) {
-                        reject(msg, PMW_REJECT_INVALID,
-                               "%s[%zu].Value is missing", given, i);
-                        return false;
-                }
-                bool first = true;
-                if (i)
-                        pmw_buf_append_char(&ctx->out, ',');
-                pmw_buf_append_char(&ctx->out, '{');
-                for (size_t k = 0; k < el.n; k++) {
-                        unsigned id = el.order[k];
-                        write_key(ctx, &header_fields[id], &first);
-                        pmw_json_write(&ctx->out, el.value[id]);
-                }
-                pmw_buf_append_char(&ctx->out, '}');
+static bool check_header(pmw_message_t *msg,
+                         const slots_t *el,
+                         const char *given,
+                         size_t i) {
+        if (string_empty(el->value[H_NAME])) {
+                reject(msg, PMW_REJECT_INVALID, "%s[%zu].Name is %s", given, i,
+                       el->value[H_NAME] ? "empty" : "missing");
+                return false;
         }
-        pmw_buf_append_char(&ctx->out, ']');
+        if (!el->value[H_VALUE]) {
+                reject(msg, PMW_REJECT_INVALID, "%s[%zu].Value is missing",
+                       given, i);
+                return false;
+        }
         return true;
 }
 
@@ -930,16 +912,25 @@ static bool check_attachment(pmw_message_t *msg,
         return true;
 }
 
-static bool write_attachments(ctx_t *ctx, json_t *array, const char *given) {
+/* Writes an array of Headers or Attachments elements under Postmark's
+ * names, checking each element with check(). */
+static bool write_elements(ctx_t *ctx,
+                           json_t *array,
+                           const char *given,
+                           const schema_t *schema,
+                           bool (*check)(pmw_message_t *msg,
+                                         const slots_t *el,
+                                         const char *given,
+                                         size_t i)) {
         pmw_message_t *msg = ctx->msg;
         size_t n           = json_array_size(array);
         slots_t el;
         pmw_buf_append_char(&ctx->out, '[');
         for (size_t i = 0; i < n; i++) {
                 where_t where = {given, i};
-                (void)classify(msg, &attachment_schema,
-                               json_array_get(array, i), &where, &el);
-                if (!check_attachment(msg, &el, given, i))
+                (void)classify(msg, schema, json_array_get(array, i), &where,
+                               &el);
+                if (!check(msg, &el, given, i))
                         return false;
                 bool first = true;
                 if (i)
@@ -947,7 +938,7 @@ static bool write_attachments(ctx_t *ctx, json_t *array, const char *given) {
                 pmw_buf_append_char(&ctx->out, '{');
                 for (size_t k = 0; k < el.n; k++) {
                         unsigned id = el.order[k];
-                        write_key(ctx, &attachment_fields[id], &first);
+                        write_key(ctx, &schema->fields[id], &first);
                         pmw_json_write(&ctx->out, el.value[id]);
                 }
                 pmw_buf_append_char(&ctx->out, '}');
@@ -965,7 +956,7 @@ static bool job_id_ok(const char *job_id) {
 static void write_job_id(ctx_t *ctx, const char *job_id) {
         pmw_buf_append(&ctx->out, "\"pmw_job_id\":", 13);
         /* job_id_ok() has checked it is UTF-8. */
-        pmw_json_write_utf8(&ctx->out, job_id, strlen(job_id));
+        pmw_buf_append_json_utf8(&ctx->out, job_id, strlen(job_id));
         ctx->msg->job_id_added = true;
 }
 
@@ -1015,10 +1006,10 @@ write_metadata(ctx_t *ctx, json_t *md, const char *given, const char *job_id) {
                 if (!first)
                         pmw_buf_append_char(&ctx->out, ',');
                 first = false;
-                pmw_json_write_utf8(&ctx->out, key, len);
+                pmw_buf_append_json_utf8(&ctx->out, key, len);
                 pmw_buf_append_char(&ctx->out, ':');
-                pmw_json_write_utf8(&ctx->out, json_string_value(v),
-                                    json_string_length(v));
+                pmw_buf_append_json_utf8(&ctx->out, json_string_value(v),
+                                         json_string_length(v));
         }
 
         const mdkey_t *a = NULL, *b = NULL;
@@ -1155,9 +1146,11 @@ static bool write_field(ctx_t *ctx, unsigned id, const char *job_id) {
         write_key(ctx, fld, &first);
         switch (id) {
         case F_HEADERS:
-                return write_headers(ctx, v, given);
+                return write_elements(ctx, v, given, &header_schema,
+                                      check_header);
         case F_ATTACHMENTS:
-                return write_attachments(ctx, v, given);
+                return write_elements(ctx, v, given, &attachment_schema,
+                                      check_attachment);
         case F_METADATA:
                 return write_metadata(ctx, v, given, job_id);
         default:

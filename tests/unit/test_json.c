@@ -100,7 +100,7 @@ static void test_values(void **state) {
 static void check_utf8(const char *in, size_t len, const char *want) {
         pmw_buf_t buf;
         pmw_buf_init(&buf, 1024);
-        pmw_json_write_utf8(&buf, in, len);
+        pmw_buf_append_json_utf8(&buf, in, len);
         assert_false(pmw_buf_failed(&buf));
         assert_string_equal(pmw_buf_ptr(&buf), want);
         /* Same output as the repairing writer for valid input. */
