@@ -106,8 +106,9 @@ static const char usage_text[] =
     "  GET /_sim/stats      counters: requests by endpoint and status,\n"
     "                       messages accepted and failed, faults fired\n"
     "\n"
-    "Stops cleanly on SIGTERM or SIGINT (exit 0). Exit 2: usage error;\n"
-    "1: cannot listen or open the record file.\n";
+    "Stops cleanly on SIGTERM or SIGINT (exit 0). Exit 2: usage error\n"
+    "(including a malformed --listen); 1: cannot listen (e.g. the port is\n"
+    "in use) or open the record file.\n";
 
 typedef struct list_s {
         char **items;
@@ -338,8 +339,10 @@ int main(int argc, char **argv) {
             pmw_sim_server_start(sim, listen, &server, bound, sizeof(bound));
         if (err) {
                 fprintf(stderr, "postmark-sim: %s\n", pmw_error_string(err));
+                /* A malformed --listen is a usage error; a busy port is
+                 * not. */
+                rc = pmw_error_code(err) == PMW_ERR_INVALID ? 2 : 1;
                 pmw_error_destroy(err);
-                rc = 1;
                 goto out;
         }
         printf("listening on %s\n", bound);

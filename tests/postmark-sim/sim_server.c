@@ -260,7 +260,8 @@ pmw_error_t *pmw_sim_server_start(pmw_sim_t *sim,
         }
         const union MHD_DaemonInfo *info =
             MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
-        snprintf(bound, bound_size, "%s:%u", host,
+        /* The host as given ("[::1]" keeps its brackets). */
+        snprintf(bound, bound_size, "%.*s:%u", (int)(colon - listen), listen,
                  info ? (unsigned)info->port : (unsigned)want_port);
         free(host);
         *serverp = server;
