@@ -2,7 +2,7 @@
  * tests/bench/bench_sim.c: load generator for postmark-sim (or anything
  * that answers like Postmark's /email/batch).
  *
- *   bench_sim [-c CONNECTIONS] [-t SECONDS] [-n MESSAGES] [-s BYTES]
+ *   bench_sim [-p] [-c CONNECTIONS] [-t SECONDS] [-n MESSAGES] [-s BYTES]
  *             [-k TOKEN] URL
  *
  * Posts batches of MESSAGES (default 500) messages of about BYTES (default
@@ -14,6 +14,11 @@
  *
  * The body is built once and sent from memory, so the client costs little
  * next to the server it measures.
+ *
+ * -p drives postmark-worker's own client instead (common/postmark_client:
+ * the body through a read callback, every answer parsed and classified
+ * per message), with CONNECTIONS requests in flight: the figure the
+ * worker's transport reaches against the same server.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -24,6 +29,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/mem.h"
+#include "common/postmark_client.h"
 
 typedef struct conn_s {
         CURL *easy;
@@ -69,17 +75,116 @@ static void build_body(pmw_buf_t *body, int messages, int size) {
 
 static int usage(void) {
         fprintf(stderr,
-                "usage: bench_sim [-c CONNECTIONS] [-t SECONDS] "
+                "usage: bench_sim [-p] [-c CONNECTIONS] [-t SECONDS] "
                 "[-n MESSAGES] [-s BYTES] [-k TOKEN] URL\n");
         return 2;
+}
+
+typedef struct pmw_run_s {
+        pmw_client_t *client;
+        pmw_client_req_t req;
+        bool stopping;
+        unsigned long long requests, accepted, failures;
+} pmw_run_t;
+
+static void pmw_done(void *opaque,
+                     pmw_response_t *resp,
+                     const pmw_verdict_t *verdict,
+                     int64_t attempt_us) {
+        pmw_run_t *run = opaque;
+        (void)attempt_us;
+        if (verdict->outcome == PMW_OUTCOME_PER_MESSAGE) {
+                run->requests++;
+                for (size_t i = 0; i < resp->result_cnt; i++)
+                        run->accepted += resp->results[i].error_code == 0;
+        } else if (++run->failures <= 5) {
+                fprintf(stderr, "request failed: %s\n", resp->message);
+        }
+        pmw_response_cleanup(resp);
+        if (!run->stopping) {
+                pmw_error_t *err =
+                    pmw_client_send(run->client, &run->req, pmw_done, run);
+                if (err) {
+                        fprintf(stderr, "%s\n", pmw_error_string(err));
+                        pmw_error_destroy(err);
+                }
+        }
+}
+
+/* The -p run: postmark-worker's client keeping conns requests in flight. */
+static int run_pmw_client(const char *url,
+                          const char *token,
+                          const pmw_buf_t *body,
+                          int conns,
+                          int messages,
+                          int seconds) {
+        /* Split "http://host:port/email/batch" into base URL and path. */
+        const char *scheme = strstr(url, "://");
+        const char *path   = scheme ? strchr(scheme + 3, '/') : NULL;
+        if (!path)
+                return usage();
+        char *base             = pmw_strndup(url, (size_t)(path - url));
+        pmw_client_opts_t opts = {.base_url           = base,
+                                  .timeout_ms         = 30000,
+                                  .connect_timeout_ms = 5000,
+                                  .tls_verify         = true,
+                                  .max_connections    = (unsigned)conns};
+        pmw_run_t run          = {0};
+        pmw_error_t *err       = pmw_client_global_init();
+        if (!err)
+                err = pmw_client_new(&opts, &run.client);
+        if (err) {
+                fprintf(stderr, "%s\n", pmw_error_string(err));
+                pmw_error_destroy(err);
+                free(base);
+                return 1;
+        }
+        run.req       = (pmw_client_req_t) {.path      = path,
+                                            .token     = token,
+                                            .body      = pmw_buf_ptr(body),
+                                            .body_len  = pmw_buf_len(body),
+                                            .msg_count = (size_t)messages};
+        int64_t start = pmw_clock_mono_us();
+        int64_t end   = start + (int64_t)seconds * 1000000;
+        for (int i = 0; i < conns; i++) {
+                err = pmw_client_send(run.client, &run.req, pmw_done, &run);
+                if (err) {
+                        fprintf(stderr, "%s\n", pmw_error_string(err));
+                        pmw_error_destroy(err);
+                }
+        }
+        while (pmw_client_in_flight(run.client) > 0) {
+                run.stopping = pmw_clock_mono_us() >= end;
+                pmw_client_wait(run.client, NULL, 0, 100);
+                pmw_client_step(run.client);
+        }
+        double elapsed = (double)(pmw_clock_mono_us() - start) / 1e6;
+        printf(
+            "client=postmark-worker in_flight=%d batch=%d body_bytes=%zu "
+            "seconds=%.2f connections_opened=%llu\n",
+            conns, messages, pmw_buf_len(body), elapsed,
+            (unsigned long long)pmw_client_connects(run.client));
+        printf("requests=%llu failures=%llu accepted_messages=%llu\n",
+               run.requests, run.failures, run.accepted);
+        printf("requests/s=%.1f messages/s=%.0f\n",
+               (double)run.requests / elapsed,
+               (double)run.requests * messages / elapsed);
+        pmw_client_destroy(run.client);
+        pmw_client_global_cleanup();
+        free(base);
+        return run.failures > 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
         int conns = 16, seconds = 10, messages = 500, size = 1024;
         const char *token = "bench-token";
+        bool own_client   = false;
         int opt;
-        while ((opt = getopt(argc, argv, "c:t:n:s:k:")) != -1) {
+        while ((opt = getopt(argc, argv, "pc:t:n:s:k:")) != -1) {
                 switch (opt) {
+                case 'p':
+                        own_client = true;
+                        break;
                 case 'c':
                         conns = (int)strtol(optarg, NULL, 10);
                         break;
@@ -107,6 +212,12 @@ int main(int argc, char **argv) {
         pmw_buf_t body;
         pmw_buf_init(&body, SIZE_MAX);
         build_body(&body, messages, size);
+        if (own_client) {
+                int rc =
+                    run_pmw_client(url, token, &body, conns, messages, seconds);
+                pmw_buf_cleanup(&body);
+                return rc;
+        }
 
         curl_global_init(CURL_GLOBAL_DEFAULT);
         CURLM *multi = curl_multi_init();
