@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,37 +22,54 @@
 struct pmw_proc_s {
         pid_t pid;
         int out_fd; /* read end of the child's stdout */
+        int in_fd;  /* write end of the child's stdin; -1 once closed */
         char buf[4096];
         size_t len; /* bytes buffered in buf */
 };
 
 pmw_error_t *pmw_proc_start(const char *const *argv, pmw_proc_t **procp) {
         *procp = NULL;
-        int fds[2];
+        int fds[2], in[2];
         if (pipe(fds) != 0)
                 return pmw_error_new(PMW_ERR_IO, "pipe: %s", strerror(errno));
+        if (pipe(in) != 0) {
+                int e = errno;
+                close(fds[0]);
+                close(fds[1]);
+                return pmw_error_new(PMW_ERR_IO, "pipe: %s", strerror(e));
+        }
         fflush(NULL); /* nothing buffered is written twice */
         pid_t pid = fork();
         if (pid < 0) {
                 int e = errno;
                 close(fds[0]);
                 close(fds[1]);
+                close(in[0]);
+                close(in[1]);
                 return pmw_error_new(PMW_ERR_IO, "fork: %s", strerror(e));
         }
         if (pid == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGTERM);
                 dup2(fds[1], STDOUT_FILENO);
+                dup2(in[0], STDIN_FILENO);
                 close(fds[0]);
                 close(fds[1]);
+                close(in[0]);
+                close(in[1]);
                 execv(argv[0], (char *const *)argv);
                 fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
                 _exit(127);
         }
         close(fds[1]);
+        close(in[0]);
+        /* Later children must not inherit these ends: a copy of the stdin
+         * write end in another child would hide this child's EOF. */
         fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+        fcntl(in[1], F_SETFD, FD_CLOEXEC);
         pmw_proc_t *proc = pmw_calloc(1, sizeof(*proc));
         proc->pid        = pid;
         proc->out_fd     = fds[0];
+        proc->in_fd      = in[1];
         *procp           = proc;
         return NULL;
 }
@@ -102,6 +120,70 @@ pmw_proc_read_line(pmw_proc_t *proc, int timeout_ms, char *line, size_t size) {
         }
 }
 
+/* write() with SIGPIPE blocked, so a dead child shows as EPIPE instead of
+ * killing the test; a SIGPIPE raised meanwhile is taken off the pending
+ * set before the mask is restored. */
+static ssize_t write_nosigpipe(int fd, const void *data, size_t len) {
+        sigset_t pipe_set, old;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+        ssize_t n = write(fd, data, len);
+        int e     = errno;
+        if (n < 0 && e == EPIPE) {
+                struct timespec zero = {0, 0};
+                while (sigtimedwait(&pipe_set, NULL, &zero) == -1 &&
+                       errno == EINTR)
+                        ;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        errno = e;
+        return n;
+}
+
+pmw_error_t *pmw_proc_write_line(pmw_proc_t *proc, const char *line) {
+        if (proc->in_fd < 0)
+                return pmw_error_new(PMW_ERR_IO, "pid %d: stdin is closed",
+                                     (int)proc->pid);
+        size_t len = strlen(line);
+        char *buf  = pmw_malloc(len + 1);
+        memcpy(buf, line, len);
+        buf[len]         = '\n';
+        pmw_error_t *err = NULL;
+        for (size_t off = 0; off < len + 1;) {
+                ssize_t n =
+                    write_nosigpipe(proc->in_fd, buf + off, len + 1 - off);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        err = pmw_error_new(PMW_ERR_IO,
+                                            "pid %d: write to stdin: %s",
+                                            (int)proc->pid, strerror(errno));
+                        break;
+                }
+                off += (size_t)n;
+        }
+        free(buf);
+        return err;
+}
+
+pmw_error_t *pmw_proc_command(pmw_proc_t *proc,
+                              const char *command,
+                              int timeout_ms,
+                              char *answer,
+                              size_t size) {
+        pmw_error_t *err = pmw_proc_write_line(proc, command);
+        if (!err)
+                err = pmw_proc_read_line(proc, timeout_ms, answer, size);
+        return err ? pmw_error_prefix(err, "command \"%s\"", command) : NULL;
+}
+
+void pmw_proc_close_stdin(pmw_proc_t *proc) {
+        if (proc->in_fd >= 0)
+                close(proc->in_fd);
+        proc->in_fd = -1;
+}
+
 pmw_error_t *pmw_proc_start_server(const char *const *argv,
                                    int timeout_ms,
                                    pmw_proc_t **procp,
@@ -142,6 +224,7 @@ static int decode_status(int status) {
 
 /* Waits for the exit until the deadline; SIGKILL after it. */
 static int reap(pmw_proc_t *proc, int timeout_ms) {
+        pmw_proc_close_stdin(proc);
         int status       = 0;
         int result       = -1;
         int64_t deadline = pmw_clock_mono_us() + (int64_t)timeout_ms * 1000;

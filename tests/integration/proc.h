@@ -3,12 +3,15 @@
  *
  * Integration tests run the real binaries (postmark-sim, postmark-worker,
  * a stand-alone Kafka) on loopback. This module starts one with arguments,
- * its stdout on a pipe (stderr is inherited, so its logs and sanitizer
- * reports show in the test's output), reads its lines with a timeout (e.g.
- * "listening on 127.0.0.1:PORT"), and stops it: SIGTERM, then SIGKILL
+ * its stdin and stdout on pipes (stderr is inherited, so its logs and
+ * sanitizer reports show in the test's output), reads its lines with a
+ * timeout (e.g. "listening on 127.0.0.1:PORT"), writes lines to it (the
+ * commands of tests/mock-broker), and stops it: SIGTERM, then SIGKILL
  * after a timeout, always reaped, so no test leaves a process behind. On
  * Linux a child also gets SIGTERM when the test process dies (a crash or
- * a ctest timeout), so an orphan never holds the test's output open.
+ * a ctest timeout), so an orphan never holds the test's output open; and
+ * its stdin reaches EOF then, which a child reading commands takes as its
+ * cue to exit.
  *
  * Ownership: a proc is owned by the test; pmw_proc_stop() frees it.
  * Thread safety: a proc belongs to one thread.
@@ -49,6 +52,35 @@ pmw_error_t *pmw_proc_read_line(pmw_proc_t *proc,
                                 size_t size) PMW_WARN_UNUSED;
 
 /**
+ * @brief Writes line and a '\n' to the child's stdin.
+ * @param line borrows; must not contain '\n'.
+ * @returns NULL, or PMW_ERR_IO if the child closed its stdin or died
+ *          (EPIPE: the test process gets no SIGPIPE) or stdin was closed
+ *          with pmw_proc_close_stdin().
+ */
+pmw_error_t *pmw_proc_write_line(pmw_proc_t *proc,
+                                 const char *line) PMW_WARN_UNUSED;
+
+/**
+ * @brief Writes a command line and reads the one-line answer (the
+ *        protocol of tests/mock-broker: "ok" or "error: <why>").
+ * @param answer receives the answer line, as pmw_proc_read_line().
+ * @returns NULL when a line came back, whatever it says; an error if the
+ *          write failed or no answer came within timeout_ms.
+ */
+pmw_error_t *pmw_proc_command(pmw_proc_t *proc,
+                              const char *command,
+                              int timeout_ms,
+                              char *answer,
+                              size_t size) PMW_WARN_UNUSED;
+
+/**
+ * @brief Closes the child's stdin: it reads EOF. Later writes fail.
+ *        pmw_proc_wait() and pmw_proc_stop() close it anyway.
+ */
+void pmw_proc_close_stdin(pmw_proc_t *proc);
+
+/**
  * @brief Starts a server that prints "listening on HOST:PORT" as its first
  *        line, and returns the port.
  * @param portp receives the port.
@@ -59,9 +91,9 @@ pmw_error_t *pmw_proc_start_server(const char *const *argv,
                                    int *portp) PMW_WARN_UNUSED;
 
 /**
- * @brief Waits up to timeout_ms for the child to exit on its own (e.g.
- *        after --version), then kills it with SIGKILL; reaps it and frees
- *        proc. Returns as pmw_proc_stop().
+ * @brief Closes the child's stdin, waits up to timeout_ms for it to exit on
+ *        its own (e.g. after --version, or at EOF on stdin), then kills it
+ *        with SIGKILL; reaps it and frees proc. Returns as pmw_proc_stop().
  */
 int pmw_proc_wait(pmw_proc_t *proc, int timeout_ms);
 
