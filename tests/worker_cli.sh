@@ -84,9 +84,11 @@ one_line bad_option
 run missing_arg 2 "$bin" -c
 contains missing_arg err 'postmark-worker: -c needs an argument'
 
-run not_yet 1 env POSTMARK_SERVER_TOKEN=$token "$bin" -c "$example"
-contains not_yet err 'postmark-worker: the pipeline is not implemented yet'
-no_token not_yet
+# A configuration error stops the worker before anything starts.
+run bad_run 2 env POSTMARK_SERVER_TOKEN=$token "$bin" -c "$example" \
+        --set workers.threads=0
+contains bad_run err 'workers.threads'
+no_token bad_run
 
 if [ "$fails" -ne 0 ]; then
         echo "$fails check(s) failed"

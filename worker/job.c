@@ -4,6 +4,9 @@
 #include "worker/job.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
 
 #include "common/mem.h"
 
@@ -40,9 +43,14 @@ void pmw_job_finish(pmw_job_t *job,
                     int64_t now_ms) {
         if (job->status != PMW_STATUS_NONE)
                 return;
+        /* A whole-request Message is copied whole from Postmark's answer;
+         * status records stay small (and within message.max.bytes). */
+        size_t mlen = message ? strlen(message) : 0;
+        if (mlen > PMW_JOB_MESSAGE_MAX)
+                mlen = pmw_utf8_valid_prefix(message, PMW_JOB_MESSAGE_MAX);
         job->status       = status;
         job->error_code   = error_code;
-        job->message      = pmw_strdup(message ? message : "");
+        job->message      = pmw_strndup(message ? message : "", mlen);
         job->message_id   = message_id ? pmw_strdup(message_id) : NULL;
         job->submitted_at = submitted_at ? pmw_strdup(submitted_at) : NULL;
         job->completed_ms = now_ms;

@@ -28,6 +28,8 @@
 
 /* CONTRACT 2.1: a job-id header longer than this is refused. */
 #define PMW_JOB_ID_MAX 256
+/* The status record's message is cut to this many bytes (UTF-8 safe). */
+#define PMW_JOB_MESSAGE_MAX 4096
 
 typedef enum pmw_status_e {
         PMW_STATUS_NONE = 0, /* not final yet */
@@ -71,8 +73,12 @@ typedef struct pmw_job_s {
         char *submitted_at; /* SubmittedAt when sent, else NULL */
         int64_t completed_ms;
 
-        /* Pipeline bookkeeping (private to worker/pipeline.c). */
+        /* Pipeline bookkeeping (private to worker/pipeline.c and
+         * worker/publisher.c). */
+        void *owner;            /* the pipeline that read the job */
+        uint32_t generation;    /* of its partition's assignment */
         unsigned acks_pending;  /* records produced and not yet acked */
+        bool ack_failed;        /* the publisher gave up on a record */
         bool dlq_truncated;     /* the DLQ record was cut to 64 KB */
         struct pmw_job_s *next; /* intrusive list link */
 } pmw_job_t;
@@ -89,7 +95,7 @@ void pmw_job_destroy(pmw_job_t *job);
 /**
  * @brief Records the job's outcome (once; later calls are ignored).
  * @param message borrows (copied): Postmark's Message or the worker's
- *        reason; NULL is stored as "".
+ *        reason, cut to PMW_JOB_MESSAGE_MAX bytes; NULL is stored as "".
  * @param message_id, submitted_at borrow (copied), may be NULL.
  */
 void pmw_job_finish(pmw_job_t *job,

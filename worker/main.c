@@ -5,11 +5,10 @@
  *                   [--help]
  *
  * main() parses the arguments, loads the configuration (config/config.h)
- * and, with --check, also applies the Kafka properties to librdkafka
- * configuration objects (worker/kafka_conf.h) before printing the effective
- * configuration. The pipeline itself is not part of this program yet:
- * without --check the worker validates its configuration and then exits 1,
- * saying so.
+ * and applies the Kafka properties to librdkafka configuration objects
+ * (worker/kafka_conf.h), so that every configuration error is found before
+ * anything starts. With --check it prints the effective configuration;
+ * otherwise it runs the worker (worker/pool.c) until SIGTERM or SIGINT.
  *
  * Exit codes: 0 success, 1 fatal runtime error, 2 usage or configuration
  * error. Every error is one line on stderr: "postmark-worker: <message>".
@@ -30,6 +29,7 @@
 #include "common/mem.h"
 #include "config/config.h"
 #include "worker/kafka_conf.h"
+#include "worker/pool.h"
 
 extern char **environ;
 
@@ -239,10 +239,13 @@ int main(int argc, char **argv) {
         if (opt.check) {
                 rc = print_config(cfg);
         } else {
-                print_error(
-                    "the pipeline is not implemented yet; use --check "
-                    "to validate a configuration");
-                rc = EXIT_FATAL;
+                err = pmw_pool_run(cfg);
+                if (err) {
+                        pmw_log(PMW_LOG_ERROR, "worker", "%s",
+                                pmw_error_string(err));
+                        pmw_error_destroy(err);
+                        rc = EXIT_FATAL;
+                }
         }
         pmw_config_destroy(cfg);
 out:

@@ -1,0 +1,1315 @@
+/*
+ * worker/pipeline.c: see pipeline.h.
+ *
+ * Where a job is, at any moment, is exactly one of:
+ *   - an open batch in the batcher (waiting for size, bytes or linger),
+ *   - p->ready (closed, to be sent in order as request slots free up),
+ *   - p->waiting (backoff after a whole-request failure),
+ *   - p->held[server] (its server is on hold),
+ *   - a batch in flight (owned by the client's request until on_done()),
+ *   - the publisher (final; until its records are acknowledged),
+ *   - p->acked (acknowledged, handed back by the publisher's thread).
+ * p->jobs counts all of them; each leaves through forget_job().
+ *
+ * Partitions carry a generation, bumped on every assignment change. A job
+ * remembers the generation it was read in; a job whose partition was
+ * revoked (or re-assigned) since is "stale": it is dropped wherever it
+ * turns up, without a status record and without touching the tracker, so
+ * the partition's next owner is the only one to finish it.
+ */
+#include "worker/pipeline.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "common/backoff.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/postmark_client.h"
+#include "worker/batch.h"
+#include "worker/embedded.h"
+#include "worker/kafka_conf.h"
+#include "worker/tracker.h"
+
+/* Records taken from the consumer per loop turn: enough to fill batches,
+ * few enough that results and timers are served promptly. */
+#define CONSUME_BUDGET 2000
+/* How often an unreachable Kafka is asked for metadata. */
+#define REACH_CHECK_US (2 * 1000000)
+/* Stored offsets are committed at most this often (asynchronously). After
+ * a crash, jobs finished since the last commit are processed again
+ * (CONTRACT 3.2 allows that only for jobs "in flight"), so librdkafka's 5 s
+ * auto-commit interval is far too long; one commit request per 100 ms per
+ * consumer costs Kafka nothing. */
+#define COMMIT_INTERVAL_US (100 * 1000)
+
+typedef struct part_s {
+        bool assigned;
+        bool revoking; /* being drained by the revoke handler */
+        uint32_t generation;
+        pmw_tracker_t tracker;
+} part_t;
+
+typedef struct queue_s {
+        pmw_batch_t *head;
+        pmw_batch_t *tail;
+} queue_t;
+
+struct pmw_pipeline_s {
+        const pmw_config_t *cfg; /* immutable */
+        int id;
+        bool embedded;
+        char *bootstrap;
+        pmw_publisher_t *pub;
+        pmw_servers_t *servers;
+        atomic_long *slots; /* shared: free request slots */
+        rd_kafka_t *consumer;
+        rd_kafka_queue_t *cq;
+        int evfd[2]; /* the consumer queue's event pipe */
+        pmw_client_t *client;
+        pmw_batcher_t *batcher;
+        queue_t ready;
+        queue_t waiting;
+        queue_t *held; /* one per server */
+        size_t in_flight;
+        part_t *parts;
+        size_t part_cnt;
+        size_t jobs;  /* in memory, wherever they are */
+        size_t bytes; /* their value, key and body bytes */
+        size_t max_jobs;
+        size_t max_bytes;
+        bool consume_paused;
+        int64_t last_reach_check_us;
+        int64_t last_commit_us;
+        bool commit_due;           /* offsets stored since the last commit */
+        int64_t drain_deadline_us; /* 0 unless draining */
+        bool closing;              /* consumer close: no more draining */
+        pmw_error_t *fatal;
+        uint64_t rng;
+        size_t left_open;
+        rd_kafka_topic_partition_list_t *to_store; /* offsets this turn */
+
+        /* Shared with other threads. */
+        pthread_mutex_t lock;
+        pmw_job_t *acked_head;  /* protected by lock */
+        pmw_job_t **acked_tail; /* protected by lock */
+        atomic_bool stop;
+        atomic_bool joined;
+        atomic_bool reachable;
+};
+
+/*
+ * Small helpers.
+ */
+
+static void queue_push(queue_t *q, pmw_batch_t *batch) {
+        batch->next = NULL;
+        if (q->tail)
+                q->tail->next = batch;
+        else
+                q->head = batch;
+        q->tail = batch;
+}
+
+static void queue_push_front(queue_t *q, pmw_batch_t *batch) {
+        batch->next = q->head;
+        q->head     = batch;
+        if (!q->tail)
+                q->tail = batch;
+}
+
+static pmw_batch_t *queue_pop(queue_t *q) {
+        pmw_batch_t *batch = q->head;
+        if (batch) {
+                q->head = batch->next;
+                if (!q->head)
+                        q->tail = NULL;
+                batch->next = NULL;
+        }
+        return batch;
+}
+
+static size_t job_bytes(const pmw_job_t *job) {
+        return job->value_len + job->key_len + job->msg.body_len;
+}
+
+static void forget_job(pmw_pipeline_t *p, pmw_job_t *job) {
+        p->jobs--;
+        p->bytes -= job_bytes(job);
+        pmw_job_destroy(job);
+}
+
+static part_t *part_get(pmw_pipeline_t *p, int32_t partition) {
+        if ((size_t)partition >= p->part_cnt) {
+                size_t cnt = PMW_MAX((size_t)partition + 1, p->part_cnt * 2);
+                p->parts   = pmw_realloc(p->parts, cnt * sizeof(*p->parts));
+                for (size_t i = p->part_cnt; i < cnt; i++) {
+                        memset(&p->parts[i], 0, sizeof(p->parts[i]));
+                        pmw_tracker_init(&p->parts[i].tracker);
+                }
+                p->part_cnt = cnt;
+        }
+        return &p->parts[partition];
+}
+
+/* postmark.max_in_flight is per process: pipelines take request slots from
+ * one shared counter. */
+static bool slot_take(pmw_pipeline_t *p) {
+        if (atomic_fetch_sub(p->slots, 1) > 0)
+                return true;
+        atomic_fetch_add(p->slots, 1);
+        return false;
+}
+
+static void slot_give(pmw_pipeline_t *p) {
+        atomic_fetch_add(p->slots, 1);
+}
+
+static bool is_stale(pmw_pipeline_t *p, const pmw_job_t *job) {
+        const part_t *part = &p->parts[job->partition];
+        return !part->assigned || part->generation != job->generation;
+}
+
+/* pmw_batch_filter() callback: drops stale jobs. */
+static bool drop_stale(void *opaque, pmw_job_t *job) {
+        pmw_pipeline_t *p = opaque;
+        if (!is_stale(p, job))
+                return false;
+        forget_job(p, job);
+        return true;
+}
+
+static int64_t now_ms(void) {
+        return pmw_clock_wall_ms();
+}
+
+/*
+ * Final outcomes.
+ */
+
+/* Records the job's outcome and hands it to the publisher. */
+static void finish(pmw_pipeline_t *p,
+                   pmw_job_t *job,
+                   pmw_status_t status,
+                   int error_code,
+                   const char *message,
+                   const char *message_id,
+                   const char *submitted_at) {
+        if (is_stale(p, job)) {
+                forget_job(p, job);
+                return;
+        }
+        pmw_job_finish(job, status, error_code, message, message_id,
+                       submitted_at, now_ms());
+        pmw_log(PMW_LOG_DEBUG, "job",
+                "job=%s partition=%" PRId32 " offset=%" PRId64
+                " status=%s error_code=%d attempts=%u: %s",
+                job->job_id, job->partition, job->offset,
+                pmw_status_name(status), error_code, job->attempts,
+                job->message);
+        pmw_publisher_publish(p->pub, job);
+}
+
+/* Collects the partition's new commit point, stored at the end of the
+ * turn in one call. */
+static void job_done(pmw_pipeline_t *p, pmw_job_t *job) {
+        part_t *part = &p->parts[job->partition];
+        int64_t offset;
+        pmw_tracker_done(&part->tracker, job->offset);
+        if (pmw_tracker_take_commit(&part->tracker, &offset))
+                rd_kafka_topic_partition_list_add(p->to_store, job->topic,
+                                                  job->partition)
+                    ->offset = offset;
+}
+
+static void store_offsets(pmw_pipeline_t *p) {
+        if (p->to_store->cnt > 0) {
+                rd_kafka_resp_err_t err =
+                    rd_kafka_offsets_store(p->consumer, p->to_store);
+                if (err)
+                        pmw_log(PMW_LOG_WARN, "kafka",
+                                "pipeline %d: storing offsets: %s", p->id,
+                                rd_kafka_err2str(err));
+                rd_kafka_topic_partition_list_destroy(p->to_store);
+                p->to_store   = rd_kafka_topic_partition_list_new(16);
+                p->commit_due = true;
+        }
+        int64_t now = pmw_clock_mono_us();
+        if (p->commit_due && now - p->last_commit_us >= COMMIT_INTERVAL_US) {
+                /* Commits the stored offsets; the result arrives in
+                 * commit_cb(). */
+                rd_kafka_commit(p->consumer, NULL, 1);
+                p->commit_due     = false;
+                p->last_commit_us = now;
+        }
+}
+
+
+void pmw_pipeline_acked(pmw_job_t *job) {
+        pmw_pipeline_t *p = job->owner;
+        pthread_mutex_lock(&p->lock);
+        bool was_empty = !p->acked_head;
+        job->next      = NULL;
+        *p->acked_tail = job;
+        p->acked_tail  = &job->next;
+        pthread_mutex_unlock(&p->lock);
+        if (was_empty)
+                pmw_client_wakeup(p->client);
+}
+
+/* Jobs whose records Kafka acknowledged: their offsets are done. */
+static void take_acked(pmw_pipeline_t *p) {
+        pthread_mutex_lock(&p->lock);
+        pmw_job_t *job = p->acked_head;
+        p->acked_head  = NULL;
+        p->acked_tail  = &p->acked_head;
+        pthread_mutex_unlock(&p->lock);
+
+        while (job) {
+                pmw_job_t *next = job->next;
+                if (!job->ack_failed && !is_stale(p, job))
+                        job_done(p, job);
+                forget_job(p, job);
+                job = next;
+        }
+        store_offsets(p);
+}
+
+/*
+ * Intake.
+ */
+
+/* The last value of header name as a NUL-terminated copy, or NULL. */
+static char *header_dup(rd_kafka_headers_t *hdrs, const char *name) {
+        const void *val;
+        size_t len;
+        if (!hdrs || rd_kafka_header_get_last(hdrs, name, &val, &len))
+                return NULL;
+        if (!val)
+                return NULL;
+        return pmw_strndup(val, len);
+}
+
+static void intake(pmw_pipeline_t *p, rd_kafka_message_t *rkm) {
+        part_t *part = part_get(p, rkm->partition);
+        if (!part->assigned) {
+                /* Fetched before a revoke took effect: not ours. */
+                return;
+        }
+
+        pmw_job_t *job  = pmw_job_new();
+        job->owner      = p;
+        job->generation = part->generation;
+        job->topic      = p->cfg->kafka.jobs_topic;
+        job->partition  = rkm->partition;
+        job->offset     = rkm->offset;
+        rd_kafka_timestamp_type_t tstype;
+        job->enqueued_ms = rd_kafka_message_timestamp(rkm, &tstype);
+        if (job->enqueued_ms < 0)
+                job->enqueued_ms = now_ms();
+        if (rkm->key) {
+                job->key     = pmw_strndup(rkm->key, rkm->key_len);
+                job->key_len = rkm->key_len;
+        }
+        job->value = pmw_strndup(rkm->payload ? rkm->payload : "",
+                                 rkm->payload ? rkm->len : 0);
+        job->value_len           = rkm->payload ? rkm->len : 0;
+        rd_kafka_headers_t *hdrs = NULL;
+        if (!rd_kafka_message_headers(rkm, &hdrs) && hdrs)
+                job->headers = rd_kafka_headers_copy(hdrs);
+
+        /* The headers of CONTRACT 2.1, in the order their problems are
+         * reported: the first problem found is the job's reason. */
+        char reason[512] = "";
+        char *id         = header_dup(job->headers, "job-id");
+        if (id && strlen(id) > PMW_JOB_ID_MAX) {
+                snprintf(reason, sizeof(reason),
+                         "header job-id is %zu bytes; the limit is %d",
+                         strlen(id), PMW_JOB_ID_MAX);
+                free(id);
+                id = NULL;
+        } else if (id && !*id) {
+                free(id);
+                id = NULL;
+        }
+        if (id) {
+                job->job_id = id;
+        } else {
+                char buf[512];
+                snprintf(buf, sizeof(buf), "%s:%" PRId32 ":%" PRId64,
+                         job->topic, job->partition, job->offset);
+                job->job_id = pmw_strdup(buf);
+        }
+
+        job->server = header_dup(job->headers, "postmark-server");
+        if (!job->server || !*job->server) {
+                free(job->server);
+                job->server = pmw_strdup("default");
+        }
+        job->server_idx = pmw_servers_find(p->servers, job->server);
+        if (job->server_idx < 0 && !*reason)
+                snprintf(reason, sizeof(reason),
+                         "header postmark-server names no configured "
+                         "server: \"%.64s\"",
+                         job->server);
+
+        char *expires = header_dup(job->headers, "expires-at");
+        if (expires) {
+                pmw_error_t *err = pmw_time_parse_rfc3339(
+                    expires, strlen(expires), &job->expires_ms);
+                if (err && !*reason)
+                        snprintf(reason, sizeof(reason),
+                                 "header expires-at: %s",
+                                 pmw_error_string(err));
+                pmw_error_destroy(err);
+                free(expires);
+        }
+
+        pmw_message_parse(&job->msg, job->value, job->value_len, job->job_id);
+
+        pmw_tracker_add(&part->tracker, job->offset);
+        p->jobs++;
+        p->bytes += job_bytes(job);
+
+        if (*reason)
+                finish(p, job, PMW_STATUS_REJECTED, 300, reason, NULL, NULL);
+        else if (job->msg.reject_code)
+                finish(p, job, PMW_STATUS_REJECTED, job->msg.reject_code,
+                       job->msg.reject_reason, NULL, NULL);
+        else if (job->expires_ms && now_ms() >= job->expires_ms)
+                finish(p, job, PMW_STATUS_EXPIRED, -1,
+                       "expires-at passed before the job could be sent", NULL,
+                       NULL);
+        else {
+                pmw_batch_t *closed =
+                    pmw_batcher_add(p->batcher, job, pmw_clock_mono_us());
+                if (closed) {
+                        closed->owner = p;
+                        queue_push(&p->ready, closed);
+                }
+        }
+}
+
+/* @returns true if the budget ran out with records perhaps still queued:
+ * the queue's event fd only fires when it turns non-empty, so the loop must
+ * not sleep then. */
+static bool consume(pmw_pipeline_t *p) {
+        for (int i = 0; i < CONSUME_BUDGET; i++) {
+                rd_kafka_message_t *rkm =
+                    rd_kafka_consumer_poll(p->consumer, 0);
+                if (!rkm)
+                        return false;
+                if (rkm->err) {
+                        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                pmw_log(PMW_LOG_WARN, "kafka",
+                                        "pipeline %d: consumer: %s", p->id,
+                                        rd_kafka_message_errstr(rkm));
+                } else {
+                        atomic_store(&p->reachable, true);
+                        intake(p, rkm);
+                }
+                rd_kafka_message_destroy(rkm);
+        }
+        return true;
+}
+
+/*
+ * Pausing: while a server is on hold (CONTRACT 3.5) or the jobs in memory
+ * pass their bound (backpressure), every assigned partition is paused; the
+ * consumer is still polled, so the group membership and rebalances go on.
+ */
+
+static void set_paused(pmw_pipeline_t *p, bool pause, const char *why) {
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (rd_kafka_assignment(p->consumer, &parts))
+                return;
+        rd_kafka_resp_err_t err =
+            pause ? rd_kafka_pause_partitions(p->consumer, parts)
+                  : rd_kafka_resume_partitions(p->consumer, parts);
+        if (err)
+                pmw_log(PMW_LOG_WARN, "kafka", "pipeline %d: %s: %s", p->id,
+                        pause ? "pause" : "resume", rd_kafka_err2str(err));
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (pause != p->consume_paused)
+                pmw_log(PMW_LOG_NOTICE, "pipeline",
+                        "pipeline %d: consumption %s (%s)", p->id,
+                        pause ? "paused" : "resumed", why);
+        p->consume_paused = pause;
+}
+
+static void update_pause(pmw_pipeline_t *p) {
+        size_t held = pmw_servers_held_count(p->servers);
+        bool full   = p->jobs >= p->max_jobs || p->bytes >= p->max_bytes;
+        bool roomy = p->jobs <= p->max_jobs / 2 && p->bytes <= p->max_bytes / 2;
+        if (!p->consume_paused && (held || full)) {
+                char why[128];
+                snprintf(why, sizeof(why),
+                         held ? "a server is on hold"
+                              : "%zu jobs, %zu bytes in memory",
+                         p->jobs, p->bytes);
+                set_paused(p, true, why);
+        } else if (p->consume_paused && !held && roomy) {
+                set_paused(p, false, "no hold, memory below half its bound");
+        }
+}
+
+/*
+ * Sending and results.
+ */
+
+static void handle_result(pmw_pipeline_t *p,
+                          pmw_batch_t *batch,
+                          pmw_response_t *resp,
+                          const pmw_verdict_t *verdict);
+
+static void on_done(void *opaque,
+                    pmw_response_t *resp,
+                    const pmw_verdict_t *verdict,
+                    int64_t attempt_us) {
+        pmw_batch_t *batch = opaque;
+        pmw_pipeline_t *p  = batch->owner;
+        p->in_flight--;
+        slot_give(p);
+        pmw_log(PMW_LOG_INFO, "batch",
+                "pipeline %d: server=%s %s messages=%zu status=%d "
+                "verdict=%s %" PRId64 " ms%s",
+                p->id, pmw_servers_name(p->servers, batch->server_idx),
+                pmw_endpoint_path(batch->endpoint), batch->cnt,
+                resp->http_status, pmw_outcome_name(verdict->outcome),
+                attempt_us / 1000, batch->probe ? " (probe)" : "");
+        pmw_batch_drop_body(batch);
+        handle_result(p, batch, resp, verdict);
+        pmw_response_cleanup(resp);
+}
+
+static void send_batch(pmw_pipeline_t *p, pmw_batch_t *batch) {
+        char *token = pmw_servers_token(p->servers, batch->server_idx);
+        pmw_batch_build_body(batch);
+        for (size_t i = 0; i < batch->cnt; i++)
+                batch->jobs[i]->attempts++;
+        pmw_client_req_t req = {.path      = pmw_endpoint_path(batch->endpoint),
+                                .token     = token,
+                                .body      = batch->body,
+                                .body_len  = batch->body_len,
+                                .msg_count = batch->cnt};
+        batch->owner         = p;
+        pmw_error_t *err     = pmw_client_send(p->client, &req, on_done, batch);
+        free(token);
+        if (err) {
+                /* libcurl refused to start it: nothing was sent. */
+                pmw_response_t resp;
+                pmw_response_set_transport_error(&resp, PMW_TRANSPORT_CONNECT,
+                                                 pmw_error_string(err));
+                pmw_error_destroy(err);
+                pmw_verdict_t verdict = pmw_classify_request(&resp);
+                p->in_flight++;
+                on_done(batch, &resp, &verdict, 0);
+                return;
+        }
+        p->in_flight++;
+}
+
+static void hold_batch(pmw_pipeline_t *p, pmw_batch_t *batch) {
+        batch->probe = false;
+        pmw_servers_add_waiting(p->servers, batch->server_idx,
+                                (long)batch->cnt);
+        queue_push(&p->held[batch->server_idx], batch);
+}
+
+/* pmw_batch_filter() callback: drops (finishes) expired jobs. */
+static bool drop_expired(void *opaque, pmw_job_t *job) {
+        pmw_pipeline_t *p = opaque;
+        if (!job->expires_ms || now_ms() < job->expires_ms)
+                return false;
+        finish(p, job, PMW_STATUS_EXPIRED, -1,
+               "expires-at passed before the job could be sent", NULL, NULL);
+        return true;
+}
+
+/* Sends ready batches in order while request slots are free. The caller
+ * of send_batch() holds a slot, which on_done() gives back. */
+static void dispatch(pmw_pipeline_t *p) {
+        while (p->ready.head && slot_take(p)) {
+                pmw_batch_t *batch = queue_pop(&p->ready);
+                pmw_batch_filter(batch, drop_stale, p);
+                if (batch->cnt &&
+                    pmw_servers_is_held(p->servers, batch->server_idx)) {
+                        hold_batch(p, batch);
+                        slot_give(p);
+                        continue;
+                }
+                pmw_batch_filter(batch, drop_expired, p);
+                if (!batch->cnt) {
+                        pmw_batch_destroy(batch);
+                        slot_give(p);
+                        continue;
+                }
+                send_batch(p, batch);
+        }
+}
+
+/* Backoff for a batch's next attempt (CONTRACT 3.4). */
+static void
+retry_later(pmw_pipeline_t *p, pmw_batch_t *batch, int64_t retry_after_ms) {
+        batch->retries++;
+        int64_t ms = pmw_backoff_delay_ms(
+            p->cfg->retry.initial_backoff_ms, p->cfg->retry.max_backoff_ms,
+            batch->retries, retry_after_ms, &p->rng);
+        batch->not_before_us = pmw_clock_mono_us() + ms * 1000;
+        queue_push(&p->waiting, batch);
+}
+
+typedef struct exhausted_s {
+        pmw_pipeline_t *p;
+        const pmw_response_t *resp;
+} exhausted_t;
+
+/* pmw_batch_filter() callback: fails the jobs whose attempts ran out. */
+static bool drop_exhausted(void *opaque, pmw_job_t *job) {
+        exhausted_t *ex = opaque;
+        if (job->attempts < (unsigned)ex->p->cfg->retry.max_attempts)
+                return false;
+        finish(ex->p, job, PMW_STATUS_FAILED, ex->resp->error_code,
+               ex->resp->message, NULL, NULL);
+        return true;
+}
+
+/* A whole-request failure to retry: jobs whose attempts ran out fail,
+ * unless their server is on hold (CONTRACT 3.4, 3.5); the rest wait for
+ * the backoff, or for the hold to end. */
+static void result_retry(pmw_pipeline_t *p,
+                         pmw_batch_t *batch,
+                         const pmw_response_t *resp,
+                         const pmw_verdict_t *verdict) {
+        int srv = batch->server_idx;
+        bool held;
+        if (verdict->counts_as_failure)
+                held = pmw_servers_failure(p->servers, srv, resp->message,
+                                           pmw_clock_mono_us());
+        else
+                held = pmw_servers_is_held(p->servers, srv);
+
+        if (!held) {
+                exhausted_t ex = {p, resp};
+                pmw_batch_filter(batch, drop_exhausted, &ex);
+        }
+        if (!batch->cnt)
+                pmw_batch_destroy(batch);
+        else if (held)
+                hold_batch(p, batch);
+        else
+                retry_later(p, batch, resp->retry_after_ms);
+}
+
+/* Moves job into *bucket (created on first use), or drops it if stale. */
+static void bucket_push(pmw_pipeline_t *p,
+                        pmw_batch_t **bucket,
+                        const pmw_batch_t *from,
+                        pmw_job_t *job) {
+        if (is_stale(p, job)) {
+                forget_job(p, job);
+                return;
+        }
+        if (!*bucket) {
+                *bucket = pmw_batch_new(from->server_idx, from->endpoint,
+                                        pmw_clock_mono_us());
+                (*bucket)->owner = p;
+        }
+        pmw_batch_push(*bucket, job);
+}
+
+/* Element i of Postmark's answer belongs to job i (request order). Stale
+ * jobs are dropped here, one by one, so the others keep their answers. */
+static void result_per_message(pmw_pipeline_t *p,
+                               pmw_batch_t *batch,
+                               const pmw_response_t *resp) {
+        int srv            = batch->server_idx;
+        pmw_batch_t *again = NULL; /* transient per-message answers */
+        pmw_batch_t *held  = NULL; /* account-level per-message answers */
+
+        for (size_t i = 0; i < batch->cnt; i++) {
+                pmw_job_t *job              = batch->jobs[i];
+                const pmw_msg_result_t *res = &resp->results[i];
+                pmw_verdict_t v =
+                    pmw_classify_message(res->error_code, res->message);
+                switch (v.outcome) {
+                case PMW_OUTCOME_SENT:
+                        finish(p, job, PMW_STATUS_SENT, res->error_code,
+                               res->message, res->message_id,
+                               res->submitted_at);
+                        break;
+                case PMW_OUTCOME_RETRY:
+                        bucket_push(p, &again, batch, job);
+                        break;
+                case PMW_OUTCOME_HOLD:
+                        pmw_servers_hold(p->servers, srv, v.hold_reason,
+                                         res->message, pmw_clock_mono_us());
+                        bucket_push(p, &held, batch, job);
+                        break;
+                default:
+                        finish(p, job, PMW_STATUS_FAILED, res->error_code,
+                               res->message, NULL, NULL);
+                        break;
+                }
+        }
+        if (again)
+                retry_later(p, again, -1);
+        if (held)
+                hold_batch(p, held);
+        pmw_batch_destroy(batch);
+}
+
+static void handle_result(pmw_pipeline_t *p,
+                          pmw_batch_t *batch,
+                          pmw_response_t *resp,
+                          const pmw_verdict_t *verdict) {
+        int srv     = batch->server_idx;
+        bool probe  = batch->probe;
+        int64_t now = pmw_clock_mono_us();
+        bool ok     = false;
+
+        batch->probe = false;
+        for (size_t i = 0; i < batch->cnt; i++)
+                batch->jobs[i]->http_status =
+                    resp->http_status > 0 ? resp->http_status : -1;
+        /* Per-message answers are matched by index first (stale jobs are
+         * dropped there); every other outcome concerns the whole batch. */
+        if (verdict->outcome != PMW_OUTCOME_PER_MESSAGE)
+                pmw_batch_filter(batch, drop_stale, p);
+
+        switch (verdict->outcome) {
+        case PMW_OUTCOME_PER_MESSAGE:
+                ok = true;
+                pmw_servers_success(p->servers, srv);
+                result_per_message(p, batch, resp);
+                break;
+        case PMW_OUTCOME_SPLIT:
+                /* Postmark read the request: the account and token work. */
+                ok = true;
+                pmw_servers_success(p->servers, srv);
+                if (batch->cnt == 0) {
+                        pmw_batch_destroy(batch);
+                } else if (batch->cnt == 1) {
+                        finish(p, batch->jobs[0], PMW_STATUS_FAILED,
+                               resp->error_code, resp->message, NULL, NULL);
+                        pmw_batch_destroy(batch);
+                } else {
+                        pmw_batch_t *half = pmw_batch_split(batch, now);
+                        half->owner       = p;
+                        pmw_log(PMW_LOG_INFO, "batch",
+                                "pipeline %d: %s: splitting %zu messages into "
+                                "%zu and %zu",
+                                p->id, resp->message, batch->cnt + half->cnt,
+                                batch->cnt, half->cnt);
+                        queue_push_front(&p->ready, half);
+                        queue_push_front(&p->ready, batch);
+                }
+                break;
+        case PMW_OUTCOME_HOLD:
+                pmw_servers_hold(p->servers, srv, verdict->hold_reason,
+                                 resp->message, now);
+                if (batch->cnt)
+                        hold_batch(p, batch);
+                else
+                        pmw_batch_destroy(batch);
+                break;
+        case PMW_OUTCOME_RETRY:
+        default:
+                if (batch->cnt)
+                        result_retry(p, batch, resp, verdict);
+                else
+                        pmw_batch_destroy(batch);
+                break;
+        }
+        if (probe)
+                pmw_servers_probe_done(p->servers, srv, ok, now);
+}
+
+/*
+ * Timers: linger, backoff, holds.
+ */
+
+static void close_due(pmw_pipeline_t *p, bool flush) {
+        pmw_batch_t *batch =
+            pmw_batcher_take_due(p->batcher, pmw_clock_mono_us(), flush);
+        while (batch) {
+                pmw_batch_t *next = batch->next;
+                batch->owner      = p;
+                queue_push(&p->ready, batch);
+                batch = next;
+        }
+}
+
+static void promote_waiting(pmw_pipeline_t *p) {
+        int64_t now    = pmw_clock_mono_us();
+        queue_t keep   = {0};
+        pmw_batch_t *b = p->waiting.head;
+        p->waiting     = (queue_t) {0};
+        while (b) {
+                pmw_batch_t *next = b->next;
+                queue_push(b->not_before_us <= now ? &p->ready : &keep, b);
+                b = next;
+        }
+        p->waiting = keep;
+}
+
+/* Held servers: release what is no longer held; probe what is due. */
+static void service_holds(pmw_pipeline_t *p) {
+        int64_t now = pmw_clock_mono_us();
+        for (size_t s = 0; s < pmw_servers_count(p->servers); s++) {
+                queue_t *q = &p->held[s];
+                if (!pmw_servers_is_held(p->servers, (int)s)) {
+                        /* Released: everything held goes out again, first. */
+                        pmw_batch_t *b;
+                        while ((b = queue_pop(q))) {
+                                pmw_servers_add_waiting(p->servers, (int)s,
+                                                        -(long)b->cnt);
+                                queue_push(&p->ready, b);
+                        }
+                        continue;
+                }
+                if (!q->head) {
+                        /* Nobody has jobs to probe with: let new jobs find
+                         * out whether the server recovered. */
+                        if (pmw_servers_waiting(p->servers, (int)s) == 0 &&
+                            pmw_servers_claim_probe(p->servers, (int)s, now)) {
+                                pmw_log(PMW_LOG_NOTICE, "hold",
+                                        "server %s: no held jobs to probe "
+                                        "with; releasing the hold",
+                                        pmw_servers_name(p->servers, (int)s));
+                                pmw_servers_success(p->servers, (int)s);
+                                pmw_servers_probe_done(p->servers, (int)s, true,
+                                                       now);
+                        }
+                        continue;
+                }
+                if (!slot_take(p))
+                        continue;
+                if (!pmw_servers_claim_probe(p->servers, (int)s, now)) {
+                        slot_give(p);
+                        continue;
+                }
+                pmw_batch_t *b = queue_pop(q);
+                pmw_servers_add_waiting(p->servers, (int)s, -(long)b->cnt);
+                pmw_batch_filter(b, drop_stale, p);
+                pmw_batch_filter(b, drop_expired, p);
+                if (!b->cnt) {
+                        pmw_batch_destroy(b);
+                        pmw_servers_probe_done(p->servers, (int)s, false, now);
+                        slot_give(p);
+                        continue;
+                }
+                b->probe = true;
+                send_batch(p, b);
+        }
+}
+
+static int64_t next_timer_us(pmw_pipeline_t *p) {
+        int64_t next = pmw_batcher_next_due(p->batcher);
+        if (p->commit_due)
+                next = PMW_MIN(next, p->last_commit_us + COMMIT_INTERVAL_US);
+        for (pmw_batch_t *b = p->waiting.head; b; b = b->next)
+                next = PMW_MIN(next, b->not_before_us);
+        for (size_t s = 0; s < pmw_servers_count(p->servers); s++)
+                if (p->held[s].head)
+                        next = PMW_MIN(next,
+                                       pmw_servers_next_probe_us(p->servers));
+        return next;
+}
+
+/* Sleeps until work arrives or the next timer, at most max_ms. */
+static void wait_for_work(pmw_pipeline_t *p, int max_ms) {
+        int64_t now     = pmw_clock_mono_us();
+        int64_t next    = next_timer_us(p);
+        int64_t wait_ms = max_ms;
+        if (next != INT64_MAX)
+                wait_ms =
+                    PMW_MIN(wait_ms, PMW_MAX(0, (next - now + 999) / 1000));
+        if (p->ready.head && atomic_load(p->slots) > 0)
+                wait_ms = 0;
+        pmw_waitfd_t fd = {.fd = p->evfd[0], .events = POLLIN};
+        pmw_client_wait(p->client, &fd, 1, (int)wait_ms);
+        if (fd.revents) {
+                char buf[256];
+                while (read(p->evfd[0], buf, sizeof(buf)) > 0)
+                        ;
+        }
+}
+
+/* One turn of everything except consuming. */
+static void turn(pmw_pipeline_t *p, bool flush, int max_wait_ms) {
+        take_acked(p);
+        close_due(p, flush);
+        promote_waiting(p);
+        service_holds(p);
+        dispatch(p);
+        wait_for_work(p, max_wait_ms);
+        pmw_client_step(p->client);
+        take_acked(p);
+        if (pmw_publisher_failed(p->pub) && !p->fatal)
+                p->fatal = pmw_error_new(PMW_ERR_KAFKA,
+                                         "the status producer failed (see "
+                                         "the ERROR above)");
+}
+
+/*
+ * Draining: for a revoke and for shutdown.
+ */
+
+static size_t pending_revoking(pmw_pipeline_t *p) {
+        size_t n = 0;
+        for (size_t i = 0; i < p->part_cnt; i++)
+                if (p->parts[i].revoking)
+                        n += pmw_tracker_pending(&p->parts[i].tracker);
+        return n;
+}
+
+/* Runs turns without consuming until pending() is 0 or the deadline. */
+static void drain(pmw_pipeline_t *p,
+                  size_t (*pending)(pmw_pipeline_t *p),
+                  int64_t deadline_us) {
+        while (pending(p) > 0 && !p->fatal) {
+                int64_t left = deadline_us - pmw_clock_mono_us();
+                if (left <= 0)
+                        break;
+                turn(p, true, (int)PMW_MIN(left / 1000 + 1, 100));
+        }
+}
+
+static size_t jobs_in_memory(pmw_pipeline_t *p) {
+        return p->jobs;
+}
+
+/* Drops every stale job from the queues and open batches. */
+static void purge_stale(pmw_pipeline_t *p) {
+        queue_t *queues[] = {&p->ready, &p->waiting};
+        for (size_t i = 0; i < PMW_ARRAY_LEN(queues); i++) {
+                queue_t keep = {0};
+                pmw_batch_t *b;
+                while ((b = queue_pop(queues[i]))) {
+                        pmw_batch_filter(b, drop_stale, p);
+                        if (b->cnt)
+                                queue_push(&keep, b);
+                        else
+                                pmw_batch_destroy(b);
+                }
+                *queues[i] = keep;
+        }
+        for (size_t s = 0; s < pmw_servers_count(p->servers); s++) {
+                queue_t keep = {0};
+                pmw_batch_t *b;
+                while ((b = queue_pop(&p->held[s]))) {
+                        size_t before = b->cnt;
+                        pmw_batch_filter(b, drop_stale, p);
+                        pmw_servers_add_waiting(p->servers, (int)s,
+                                                -(long)(before - b->cnt));
+                        if (b->cnt)
+                                queue_push(&keep, b);
+                        else
+                                pmw_batch_destroy(b);
+                }
+                p->held[s] = keep;
+        }
+        pmw_batcher_filter(p->batcher, drop_stale, p);
+}
+
+static void commit_sync(pmw_pipeline_t *p,
+                        rd_kafka_topic_partition_list_t *offsets) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(p->consumer, offsets, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                pmw_log(PMW_LOG_WARN, "kafka", "pipeline %d: commit: %s", p->id,
+                        rd_kafka_err2str(err));
+}
+
+static void log_partitions(pmw_pipeline_t *p,
+                           const char *what,
+                           const rd_kafka_topic_partition_list_t *parts) {
+        char list[512] = "";
+        size_t used    = 0;
+        for (int i = 0; i < parts->cnt && used < sizeof(list) - 16; i++)
+                used += (size_t)snprintf(list + used, sizeof(list) - used,
+                                         "%s%" PRId32, i ? "," : "",
+                                         parts->elems[i].partition);
+        pmw_log(PMW_LOG_NOTICE, "kafka", "pipeline %d: %s %d partition%s%s%s",
+                p->id, what, parts->cnt, parts->cnt == 1 ? "" : "s",
+                parts->cnt ? ": " : "", list);
+}
+
+static void on_assign(pmw_pipeline_t *p,
+                      rd_kafka_topic_partition_list_t *parts,
+                      bool cooperative) {
+        for (int i = 0; i < parts->cnt; i++) {
+                part_t *part   = part_get(p, parts->elems[i].partition);
+                part->assigned = true;
+                part->revoking = false;
+                part->generation++;
+                pmw_tracker_reset(&part->tracker);
+        }
+        rd_kafka_error_t *error = NULL;
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (cooperative)
+                error = rd_kafka_incremental_assign(p->consumer, parts);
+        else
+                err = rd_kafka_assign(p->consumer, parts);
+        if (error) {
+                pmw_log(PMW_LOG_ERROR, "kafka", "pipeline %d: assign: %s",
+                        p->id, rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else if (err) {
+                pmw_log(PMW_LOG_ERROR, "kafka", "pipeline %d: assign: %s",
+                        p->id, rd_kafka_err2str(err));
+        }
+        if (p->consume_paused && parts->cnt)
+                rd_kafka_pause_partitions(p->consumer, parts);
+        atomic_store(&p->joined, true);
+        atomic_store(&p->reachable, true);
+        log_partitions(p, "assigned", parts);
+}
+
+static void on_revoke(pmw_pipeline_t *p,
+                      rd_kafka_topic_partition_list_t *parts,
+                      bool cooperative) {
+        for (int i = 0; i < parts->cnt; i++)
+                part_get(p, parts->elems[i].partition)->revoking = true;
+
+        if (!p->closing) {
+                /* Finish what was read from these partitions before letting
+                 * them go (CONTRACT 3.6), so the next owner starts after
+                 * them and nothing is sent or published twice. */
+                int64_t deadline = pmw_clock_mono_us() +
+                                   p->cfg->workers.shutdown_timeout_ms * 1000;
+                if (p->drain_deadline_us)
+                        deadline = PMW_MIN(deadline, p->drain_deadline_us);
+                drain(p, pending_revoking, deadline);
+                rd_kafka_topic_partition_list_t *offsets =
+                    rd_kafka_topic_partition_list_new(parts->cnt);
+                for (int i = 0; i < parts->cnt; i++) {
+                        part_t *part = &p->parts[parts->elems[i].partition];
+                        int64_t off = pmw_tracker_commit_offset(&part->tracker);
+                        if (off >= 0)
+                                rd_kafka_topic_partition_list_add(
+                                    offsets, parts->elems[i].topic,
+                                    parts->elems[i].partition)
+                                    ->offset = off;
+                }
+                if (offsets->cnt)
+                        commit_sync(p, offsets);
+                rd_kafka_topic_partition_list_destroy(offsets);
+        }
+
+        size_t open = pending_revoking(p);
+        for (int i = 0; i < parts->cnt; i++) {
+                part_t *part   = &p->parts[parts->elems[i].partition];
+                part->assigned = false;
+                part->revoking = false;
+                part->generation++;
+                pmw_tracker_reset(&part->tracker);
+        }
+        purge_stale(p);
+        if (open)
+                pmw_log(PMW_LOG_WARN, "pipeline",
+                        "pipeline %d: %zu jobs of revoked partitions were not "
+                        "finished in time; left uncommitted for the next "
+                        "owner",
+                        p->id, open);
+        p->left_open += open;
+
+        if (cooperative) {
+                rd_kafka_error_t *error =
+                    rd_kafka_incremental_unassign(p->consumer, parts);
+                if (error)
+                        rd_kafka_error_destroy(error);
+        } else {
+                rd_kafka_assign(p->consumer, NULL);
+        }
+        log_partitions(p, "revoked", parts);
+}
+
+static void rebalance_cb(rd_kafka_t *rk,
+                         rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+        pmw_pipeline_t *p = opaque;
+        bool cooperative =
+            !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+                on_assign(p, parts, cooperative);
+        else
+                on_revoke(p, parts, cooperative);
+}
+
+static void
+consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+        pmw_pipeline_t *p = opaque;
+        (void)rk;
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+                atomic_store(&p->reachable, false);
+        pmw_log(PMW_LOG_WARN, "kafka", "pipeline %d: consumer: %s: %s", p->id,
+                rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void commit_cb(rd_kafka_t *rk,
+                      rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets,
+                      void *opaque) {
+        pmw_pipeline_t *p = opaque;
+        (void)rk;
+        (void)offsets;
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                atomic_store(&p->reachable, true);
+        else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                pmw_log(PMW_LOG_WARN, "kafka", "pipeline %d: offset commit: %s",
+                        p->id, rd_kafka_err2str(err));
+}
+
+static void
+log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+        (void)rk;
+        (void)level;
+        pmw_log(PMW_LOG_DEBUG, "kafka", "%s: %s", fac, buf);
+}
+
+/* While Kafka is unreachable, ask for metadata now and then, so readiness
+ * comes back even when nothing else happens (an idle standby). */
+static void check_reachable(pmw_pipeline_t *p) {
+        int64_t now = pmw_clock_mono_us();
+        if (atomic_load(&p->reachable) ||
+            now - p->last_reach_check_us < REACH_CHECK_US)
+                return;
+        p->last_reach_check_us             = now;
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(p->consumer, 0, NULL, &md, 200) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+                atomic_store(&p->reachable, true);
+                rd_kafka_metadata_destroy(md);
+        }
+}
+
+/*
+ * Life cycle.
+ */
+
+static pmw_error_t *consumer_new(pmw_pipeline_t *p) {
+        rd_kafka_conf_t *conf = NULL;
+        char errstr[512];
+        pmw_error_t *err =
+            pmw_kafka_conf_new(p->cfg, PMW_KAFKA_CONSUMER, &conf);
+        if (err)
+                return err;
+        if (rd_kafka_conf_set(conf, "bootstrap.servers", p->bootstrap, errstr,
+                              sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+                rd_kafka_conf_destroy(conf);
+                return pmw_error_new(PMW_ERR_KAFKA,
+                                     "consumer: bootstrap.servers: %s", errstr);
+        }
+        if (p->embedded)
+                pmw_embedded_tune_conf(conf, true);
+        rd_kafka_conf_set_opaque(conf, p);
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+        rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
+        rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
+        rd_kafka_conf_set_log_cb(conf, log_cb);
+
+        p->consumer =
+            rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        if (!p->consumer) {
+                rd_kafka_conf_destroy(conf);
+                return pmw_error_new(PMW_ERR_KAFKA, "consumer: %s", errstr);
+        }
+        rd_kafka_poll_set_consumer(p->consumer);
+
+        if (pipe(p->evfd) == -1)
+                return pmw_error_new(PMW_ERR_IO, "pipe: %s", strerror(errno));
+        for (int i = 0; i < 2; i++)
+                fcntl(p->evfd[i], F_SETFL,
+                      fcntl(p->evfd[i], F_GETFL) | O_NONBLOCK);
+        p->cq = rd_kafka_queue_get_consumer(p->consumer);
+        rd_kafka_queue_io_event_enable(p->cq, p->evfd[1], "1", 1);
+
+        rd_kafka_topic_partition_list_t *topics =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(topics, p->cfg->kafka.jobs_topic,
+                                          RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t rerr = rd_kafka_subscribe(p->consumer, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        if (rerr)
+                return pmw_error_new(PMW_ERR_KAFKA, "subscribe %s: %s",
+                                     p->cfg->kafka.jobs_topic,
+                                     rd_kafka_err2str(rerr));
+        return NULL;
+}
+
+pmw_error_t *pmw_pipeline_new(const pmw_pipeline_opts_t *opts,
+                              pmw_pipeline_t **pp) {
+        const pmw_config_t *cfg = opts->cfg;
+        *pp                     = NULL;
+        pmw_pipeline_t *p       = pmw_calloc(1, sizeof(*p));
+        p->cfg                  = cfg;
+        p->id                   = opts->id;
+        p->embedded             = opts->embedded;
+        p->bootstrap            = pmw_strdup(opts->bootstrap);
+        p->pub                  = opts->pub;
+        p->servers              = opts->servers;
+        p->slots                = opts->slots;
+        p->rng                  = opts->seed;
+        p->evfd[0] = p->evfd[1] = -1;
+        p->acked_tail           = &p->acked_head;
+        p->to_store             = rd_kafka_topic_partition_list_new(16);
+        pthread_mutex_init(&p->lock, NULL);
+        p->held =
+            pmw_calloc(pmw_servers_count(p->servers) + 1, sizeof(*p->held));
+        p->batcher = pmw_batcher_new(
+            pmw_servers_count(p->servers), (size_t)cfg->batch.max_messages,
+            (size_t)cfg->batch.max_bytes, cfg->batch.linger_ms * 1000);
+        /* Enough jobs to keep every request slot busy twice over, so
+         * batches fill while others are in flight; bytes bound the rest. */
+        p->max_jobs =
+            (size_t)(cfg->postmark.max_in_flight * cfg->batch.max_messages * 2);
+        p->max_bytes = 64 * 1024 * 1024;
+
+        pmw_client_opts_t copts = {
+            .base_url           = cfg->postmark.base_url,
+            .timeout_ms         = cfg->postmark.timeout_ms,
+            .connect_timeout_ms = cfg->postmark.connect_timeout_ms,
+            .tls_verify         = cfg->postmark.tls_verify,
+            .max_connections    = (unsigned)cfg->postmark.max_in_flight,
+        };
+        pmw_error_t *err = pmw_client_new(&copts, &p->client);
+        if (!err)
+                err = consumer_new(p);
+        if (err) {
+                pmw_pipeline_destroy(p);
+                return err;
+        }
+        *pp = p;
+        return NULL;
+}
+
+void pmw_pipeline_stop(pmw_pipeline_t *p) {
+        atomic_store(&p->stop, true);
+        pmw_client_wakeup(p->client);
+}
+
+static void shutdown_drain(pmw_pipeline_t *p) {
+        int64_t deadline =
+            pmw_clock_mono_us() + p->cfg->workers.shutdown_timeout_ms * 1000;
+        p->drain_deadline_us = deadline;
+        pmw_log(PMW_LOG_NOTICE, "pipeline",
+                "pipeline %d: stopping: %zu jobs in hand, %zu requests in "
+                "flight; draining for up to %" PRId64 " ms",
+                p->id, p->jobs, p->in_flight,
+                p->cfg->workers.shutdown_timeout_ms);
+        set_paused(p, true, "shutting down");
+        drain(p, jobs_in_memory, deadline);
+        take_acked(p);
+        commit_sync(p, NULL);
+
+        p->left_open += p->jobs;
+        if (p->jobs)
+                pmw_log(PMW_LOG_WARN, "pipeline",
+                        "pipeline %d: %zu jobs not finished within "
+                        "workers.shutdown_timeout_ms; left uncommitted for "
+                        "the next owner",
+                        p->id, p->jobs);
+        /* The revoke that closing triggers must not drain again. */
+        p->closing = true;
+        rd_kafka_consumer_close(p->consumer);
+}
+
+pmw_error_t *pmw_pipeline_run(pmw_pipeline_t *p) {
+        pmw_log(PMW_LOG_NOTICE, "pipeline",
+                "pipeline %d: consuming %s in group %s", p->id,
+                p->cfg->kafka.jobs_topic, p->cfg->kafka.group_id);
+        while (!atomic_load(&p->stop) && !p->fatal) {
+                bool more = consume(p);
+                update_pause(p);
+                check_reachable(p);
+                turn(p, false, more && !p->consume_paused ? 0 : 1000);
+        }
+        shutdown_drain(p);
+        pmw_error_t *err = p->fatal;
+        p->fatal         = NULL;
+        return err;
+}
+
+bool pmw_pipeline_ready(pmw_pipeline_t *p, pmw_buf_t *reason) {
+        if (!atomic_load(&p->joined)) {
+                pmw_buf_appendf(reason,
+                                "pipeline %d has not joined consumer group "
+                                "%s yet",
+                                p->id, p->cfg->kafka.group_id);
+                return false;
+        }
+        if (!atomic_load(&p->reachable)) {
+                pmw_buf_appendf(reason, "pipeline %d: Kafka is unreachable",
+                                p->id);
+                return false;
+        }
+        return true;
+}
+
+size_t pmw_pipeline_left_open(const pmw_pipeline_t *p) {
+        return p->left_open;
+}
+
+static void destroy_queue(pmw_pipeline_t *p, queue_t *q) {
+        pmw_batch_t *b;
+        while ((b = queue_pop(q))) {
+                for (size_t i = 0; i < b->cnt; i++)
+                        forget_job(p, b->jobs[i]);
+                pmw_batch_destroy(b);
+        }
+}
+
+static bool drop_all(void *opaque, pmw_job_t *job) {
+        forget_job(opaque, job);
+        return true;
+}
+
+void pmw_pipeline_destroy(pmw_pipeline_t *p) {
+        if (!p)
+                return;
+        /* In-flight requests end as DROPPED; their jobs come back through
+         * on_done() as stale (every partition is unassigned by now). */
+        for (size_t i = 0; i < p->part_cnt; i++) {
+                p->parts[i].assigned = false;
+                p->parts[i].generation++;
+        }
+        pmw_client_destroy(p->client);
+        destroy_queue(p, &p->ready);
+        destroy_queue(p, &p->waiting);
+        if (p->held) {
+                for (size_t s = 0; s < pmw_servers_count(p->servers); s++)
+                        destroy_queue(p, &p->held[s]);
+                free(p->held);
+        }
+        if (p->batcher) {
+                pmw_batcher_filter(p->batcher, drop_all, p);
+                pmw_batcher_destroy(p->batcher);
+        }
+        take_acked(p);
+        if (p->cq)
+                rd_kafka_queue_destroy(p->cq);
+        if (p->consumer)
+                rd_kafka_destroy(p->consumer);
+        for (int i = 0; i < 2; i++)
+                if (p->evfd[i] >= 0)
+                        close(p->evfd[i]);
+        for (size_t i = 0; i < p->part_cnt; i++)
+                pmw_tracker_cleanup(&p->parts[i].tracker);
+        free(p->parts);
+        rd_kafka_topic_partition_list_destroy(p->to_store);
+        pthread_mutex_destroy(&p->lock);
+        free(p->bootstrap);
+        free(p);
+}
