@@ -99,8 +99,22 @@ static void hold_locked(pmw_servers_t *s,
                         pmw_hold_reason_t reason,
                         const char *why,
                         int64_t now_us) {
-        if (srv->held)
+        if (srv->held) {
+                /* The latest answer says what is wrong now. Above all, an
+                 * outage whose probe is answered 401 must re-read token_file
+                 * before the next probe (CONTRACT 3.5), or a token rotated
+                 * during the outage would keep the server held for good.
+                 * The probe schedule stands. */
+                if (reason != srv->reason) {
+                        srv->reason = reason;
+                        snprintf(srv->why, sizeof(srv->why), "%s", why);
+                        pmw_log(PMW_LOG_WARN, "hold",
+                                "server %s still on hold, now (%s): %s",
+                                srv->conf->name, pmw_hold_reason_name(reason),
+                                why);
+                }
                 return;
+        }
         srv->held   = true;
         srv->reason = reason;
         srv->probes = 0;

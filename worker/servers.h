@@ -15,7 +15,8 @@
  * The first success releases the hold.
  *
  * Logging: one ERROR line when a server goes on hold, one NOTICE line when
- * it is released; nothing per probe but a WARN when the probe fails.
+ * it is released; nothing per probe but a WARN when the probe fails, and a
+ * WARN when a held server's reason changes.
  *
  * Ownership: the set copies what it needs from the config.
  * Thread safety: every function may be called from any thread (one mutex).
@@ -65,7 +66,12 @@ bool pmw_servers_failure(pmw_servers_t *servers,
                          const char *why,
                          int64_t now_us);
 
-/** @brief Puts the server on hold (no-op if it already is). */
+/**
+ * @brief Puts the server on hold. If it already is, the same reason changes
+ *        nothing; a different one replaces the reason and why (one WARN
+ *        line), keeping the probe schedule: after an outage hold, a probe
+ *        answered 401 makes the next probe re-read token_file.
+ */
 void pmw_servers_hold(pmw_servers_t *servers,
                       int idx,
                       pmw_hold_reason_t reason,
