@@ -159,7 +159,11 @@ pmw_batcher_add(pmw_batcher_t *bt, pmw_job_t *job, int64_t now_us) {
         }
         pmw_batch_push(batch, job);
         bt->jobs++;
-        if (batch->cnt >= bt->max_messages && !done) {
+        /* Full by count, or by bytes (nothing more can join it): send it
+         * now rather than after the linger. */
+        if (!done && (batch->cnt >= bt->max_messages ||
+                      batch->body_bytes >= bt->max_bytes)) {
+
                 done           = batch;
                 bt->open[slot] = NULL;
                 bt->jobs -= done->cnt;

@@ -769,12 +769,17 @@ static void service_holds(pmw_pipeline_t *p) {
         for (size_t s = 0; s < pmw_servers_count(p->servers); s++) {
                 queue_t *q = &p->held[s];
                 if (!pmw_servers_is_held(p->servers, (int)s)) {
-                        /* Released: everything held goes out again, first. */
-                        pmw_batch_t *b;
-                        while ((b = queue_pop(q))) {
-                                pmw_servers_add_waiting(p->servers, (int)s,
-                                                        -(long)b->cnt);
-                                queue_push(&p->ready, b);
+                        /* Released: everything held goes out again, before
+                         * what was read since, in its original order. */
+                        if (q->head) {
+                                for (pmw_batch_t *b = q->head; b; b = b->next)
+                                        pmw_servers_add_waiting(
+                                            p->servers, (int)s, -(long)b->cnt);
+                                q->tail->next = p->ready.head;
+                                if (!p->ready.head)
+                                        p->ready.tail = q->tail;
+                                p->ready.head = q->head;
+                                *q            = (queue_t) {0};
                         }
                         continue;
                 }
@@ -799,13 +804,21 @@ static void service_holds(pmw_pipeline_t *p) {
                         slot_give(p);
                         continue;
                 }
-                pmw_batch_t *b = queue_pop(q);
-                pmw_servers_add_waiting(p->servers, (int)s, -(long)b->cnt);
-                pmw_batch_filter(b, drop_stale, p);
-                pmw_batch_filter(b, drop_expired, p);
-                if (!b->cnt) {
+                /* The probe is the first held batch with jobs left (stale
+                 * and expired ones drop out here). */
+                pmw_batch_t *b;
+                while ((b = queue_pop(q))) {
+                        pmw_servers_add_waiting(p->servers, (int)s,
+                                                -(long)b->cnt);
+                        pmw_batch_filter(b, drop_stale, p);
+                        pmw_batch_filter(b, drop_expired, p);
+                        if (b->cnt)
+                                break;
                         pmw_batch_destroy(b);
-                        pmw_servers_probe_done(p->servers, (int)s, false, now);
+                }
+                if (!b) {
+                        /* Nothing was sent: the claim ends uncounted. */
+                        pmw_servers_probe_cancel(p->servers, (int)s);
                         slot_give(p);
                         continue;
                 }
@@ -820,10 +833,10 @@ static int64_t next_timer_us(pmw_pipeline_t *p) {
                 next = PMW_MIN(next, p->last_commit_us + COMMIT_INTERVAL_US);
         for (pmw_batch_t *b = p->waiting.head; b; b = b->next)
                 next = PMW_MIN(next, b->not_before_us);
-        for (size_t s = 0; s < pmw_servers_count(p->servers); s++)
-                if (p->held[s].head)
-                        next = PMW_MIN(next,
-                                       pmw_servers_next_probe_us(p->servers));
+        /* A held server's probe (or its release, when nobody holds jobs
+         * for it) is due at its own time. */
+        if (pmw_servers_held_count(p->servers))
+                next = PMW_MIN(next, pmw_servers_next_probe_us(p->servers));
         return next;
 }
 

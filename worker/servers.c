@@ -289,3 +289,9 @@ long pmw_servers_waiting(pmw_servers_t *s, int idx) {
         pthread_mutex_unlock(&s->lock);
         return n;
 }
+
+void pmw_servers_probe_cancel(pmw_servers_t *s, int idx) {
+        pthread_mutex_lock(&s->lock);
+        s->servers[idx].probing = false;
+        pthread_mutex_unlock(&s->lock);
+}

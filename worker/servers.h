@@ -111,7 +111,12 @@ void pmw_servers_add_waiting(pmw_servers_t *servers, int idx, long delta);
 /** @returns jobs waiting for the server's hold to end. */
 long pmw_servers_waiting(pmw_servers_t *servers, int idx);
 
+/** @brief Ends a claimed probe that sent nothing (its jobs had expired or
+ *         been revoked): the schedule is unchanged. */
+void pmw_servers_probe_cancel(pmw_servers_t *servers, int idx);
+
 /** @returns when the earliest probe is due; INT64_MAX if none. */
+
 int64_t pmw_servers_next_probe_us(pmw_servers_t *servers);
 
 #endif /* PMW_WORKER_SERVERS_H */

@@ -467,14 +467,24 @@ static void test_batcher_max_bytes(void **state) {
         for (size_t i = 0; i < 5; i++)
                 j[i] = job_sized(jobs, 0, PMW_ENDPOINT_BATCH, 10);
 
-        /* [a,b] is 2 + 10 + 1 + 10 = 23 bytes: exactly max_bytes fits. */
+        /* [a,b] is 2 + 10 + 1 + 10 = 23 bytes: exactly max_bytes fits, and
+         * the add that fills it closes it (nothing more could join). */
         pmw_batcher_t *bt = pmw_batcher_new(1, 500, 23, 1000);
+        assert_null(pmw_batcher_add(bt, j[0], 1));
+        pmw_batch_t *b = pmw_batcher_add(bt, j[1], 2);
+        check_batch(b, 0, PMW_ENDPOINT_BATCH, j, 2);
+        assert_int_equal(b->body_bytes, 23);
+        pmw_batch_destroy(b);
+        assert_int_equal(pmw_batcher_jobs(bt), 0);
+        pmw_batcher_destroy(bt);
+
+        /* With room for one more byte, the job that would pass max_bytes
+         * closes the batch before it and opens the next one. */
+        bt = pmw_batcher_new(1, 500, 24, 1000);
         assert_null(pmw_batcher_add(bt, j[0], 1));
         assert_null(pmw_batcher_add(bt, j[1], 2));
         assert_int_equal(pmw_batcher_jobs(bt), 2);
-        /* The job that would pass max_bytes closes the batch before it and
-         * opens the next one. */
-        pmw_batch_t *b = pmw_batcher_add(bt, j[2], 3);
+        b = pmw_batcher_add(bt, j[2], 3);
         check_batch(b, 0, PMW_ENDPOINT_BATCH, j, 2);
         assert_int_equal(b->body_bytes, 23);
         pmw_batch_destroy(b);
@@ -485,6 +495,7 @@ static void test_batcher_max_bytes(void **state) {
         assert_int_equal(b->opened_us, 3);
         pmw_batch_destroy(b);
         pmw_batcher_destroy(bt);
+
 
         /* One byte less: every job goes alone. */
         bt = pmw_batcher_new(1, 500, 22, 1000);
@@ -498,15 +509,17 @@ static void test_batcher_max_bytes(void **state) {
         assert_int_equal(pmw_batcher_jobs(bt), 1);
         pmw_batcher_destroy(bt);
 
-        /* The templates frame counts: {"Messages":[a,b]} is 36 bytes. */
+        /* The templates frame counts: {"Messages":[a,b]} is 36 bytes, so with
+         * 37 allowed the third job does not fit. */
         pmw_job_t *t[3];
         for (size_t i = 0; i < 3; i++)
                 t[i] = job_sized(jobs, 0, PMW_ENDPOINT_BATCH_TEMPLATES, 10);
-        bt = pmw_batcher_new(1, 500, 36, 1000);
+        bt = pmw_batcher_new(1, 500, 37, 1000);
         assert_null(pmw_batcher_add(bt, t[0], 1));
         assert_null(pmw_batcher_add(bt, t[1], 1));
         b = pmw_batcher_add(bt, t[2], 1);
         check_batch(b, 0, PMW_ENDPOINT_BATCH_TEMPLATES, t, 2);
+
         assert_int_equal(b->body_bytes, 36);
         pmw_batch_destroy(b);
         pmw_batcher_destroy(bt);
