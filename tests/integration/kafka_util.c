@@ -88,7 +88,7 @@ pmw_error_t *pmw_ktest_producer_new(const char *bootstrap,
         pmw_error_t *err =
             build_conf(bootstrap, ours, PMW_ARRAY_LEN(ours), props, &conf);
         if (err)
-                return pmw_error_prefix(err, "test producer");
+                return pmw_error_prefix(err, "producer");
         pmw_ktest_producer_t *p = pmw_calloc(1, sizeof(*p));
         rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
         rd_kafka_conf_set_opaque(conf, p);
@@ -97,27 +97,40 @@ pmw_error_t *pmw_ktest_producer_new(const char *bootstrap,
         if (!p->rk) {
                 rd_kafka_conf_destroy(conf);
                 free(p);
-                return pmw_error_new(PMW_ERR_KAFKA, "test producer: %s",
-                                     errstr);
+                return pmw_error_new(PMW_ERR_KAFKA, "producer: %s", errstr);
         }
         *producerp = p;
         return NULL;
 }
 
-pmw_error_t *pmw_ktest_produce(pmw_ktest_producer_t *p,
-                               const char *topic,
-                               int32_t partition,
-                               const void *key,
-                               size_t keylen,
-                               const void *value,
-                               size_t len,
-                               const char *const *headers) {
+/* The headers of one record, given either as NULL-terminated name, value
+ * pairs (pairs) or as an array (hv, hcnt). A new set per attempt:
+ * rd_kafka_producev() takes it only on success. */
+static rd_kafka_headers_t *make_headers(const char *const *pairs,
+                                        const pmw_ktest_header_t *hv,
+                                        size_t hcnt) {
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(pairs ? 8 : hcnt);
+        for (size_t i = 0; pairs && pairs[i]; i += 2)
+                rd_kafka_header_add(hdrs, pairs[i], -1, pairs[i + 1], -1);
+        for (size_t i = 0; i < hcnt; i++)
+                rd_kafka_header_add(hdrs, hv[i].name, -1, hv[i].value,
+                                    hv[i].value ? (ssize_t)hv[i].len : -1);
+        return hdrs;
+}
+
+static pmw_error_t *produce(pmw_ktest_producer_t *p,
+                            const char *topic,
+                            int32_t partition,
+                            const void *key,
+                            size_t keylen,
+                            const void *value,
+                            size_t len,
+                            const char *const *pairs,
+                            const pmw_ktest_header_t *hv,
+                            size_t hcnt) {
         int64_t deadline = pmw_clock_mono_us() + 10 * 1000 * 1000;
         for (;;) {
-                rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
-                for (size_t i = 0; headers && headers[i]; i += 2)
-                        rd_kafka_header_add(hdrs, headers[i], -1,
-                                            headers[i + 1], -1);
+                rd_kafka_headers_t *hdrs = make_headers(pairs, hv, hcnt);
                 rd_kafka_resp_err_t kerr = rd_kafka_producev(
                     p->rk, RD_KAFKA_V_TOPIC(topic),
                     RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA
@@ -138,6 +151,27 @@ pmw_error_t *pmw_ktest_produce(pmw_ktest_producer_t *p,
                             (int)partition, rd_kafka_err2str(kerr));
                 rd_kafka_poll(p->rk, 100); /* make room: serve reports */
         }
+}
+
+pmw_error_t *pmw_ktest_produce(pmw_ktest_producer_t *p,
+                               const char *topic,
+                               int32_t partition,
+                               const void *key,
+                               size_t keylen,
+                               const void *value,
+                               size_t len,
+                               const char *const *headers) {
+        return produce(p, topic, partition, key, keylen, value, len, headers,
+                       NULL, 0);
+}
+
+pmw_error_t *pmw_ktest_produce_record(pmw_ktest_producer_t *p,
+                                      const char *topic,
+                                      const pmw_ktest_record_t *record) {
+        return produce(p, topic, record->partition,
+                       record->has_key ? record->key : NULL, record->key_len,
+                       record->value, record->len, NULL, record->headers,
+                       record->header_cnt);
 }
 
 pmw_error_t *pmw_ktest_flush(pmw_ktest_producer_t *p, int timeout_ms) {
@@ -260,12 +294,30 @@ static pmw_error_t *partition_count(rd_kafka_t *rk,
         return NULL;
 }
 
+/* Errors after which reading on cannot help: librdkafka's fatal error,
+ * and a topic the credentials may not read. */
+static bool consumer_error_is_permanent(rd_kafka_resp_err_t kerr) {
+        return kerr == RD_KAFKA_RESP_ERR__FATAL ||
+               kerr == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+}
+
 pmw_error_t *pmw_ktest_consume_all(const char *bootstrap,
                                    const char *topic,
                                    size_t expect,
                                    int quiet_ms,
                                    int timeout_ms,
                                    pmw_ktest_records_t **recordsp) {
+        return pmw_ktest_consume_all_props(bootstrap, NULL, topic, expect,
+                                           quiet_ms, timeout_ms, recordsp);
+}
+
+pmw_error_t *pmw_ktest_consume_all_props(const char *bootstrap,
+                                         const char *const *props,
+                                         const char *topic,
+                                         size_t expect,
+                                         int quiet_ms,
+                                         int timeout_ms,
+                                         pmw_ktest_records_t **recordsp) {
         static const char *const ours[][2] = {
             /* librdkafka 2.0.2 refuses rd_kafka_assign() without a
              * group.id; the group is never joined (no subscribe) and
@@ -283,16 +335,15 @@ pmw_error_t *pmw_ktest_consume_all(const char *bootstrap,
         int64_t deadline = start + (int64_t)timeout_ms * 1000;
         rd_kafka_conf_t *conf;
         pmw_error_t *err =
-            build_conf(bootstrap, ours, PMW_ARRAY_LEN(ours), NULL, &conf);
+            build_conf(bootstrap, ours, PMW_ARRAY_LEN(ours), props, &conf);
         if (err)
-                return pmw_error_prefix(err, "test consumer");
+                return pmw_error_prefix(err, "consumer");
         char errstr[256];
         rd_kafka_t *rk =
             rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
         if (!rk) {
                 rd_kafka_conf_destroy(conf);
-                return pmw_error_new(PMW_ERR_KAFKA, "test consumer: %s",
-                                     errstr);
+                return pmw_error_new(PMW_ERR_KAFKA, "consumer: %s", errstr);
         }
         rd_kafka_poll_set_consumer(rk);
 
@@ -325,7 +376,15 @@ pmw_error_t *pmw_ktest_consume_all(const char *bootstrap,
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 20);
                 if (!m)
                         continue;
-                if (m->err) {
+                if (m->err && consumer_error_is_permanent(m->err)) {
+                        char fatal[256] = "";
+                        if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+                                rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+                        err =
+                            pmw_error_new(PMW_ERR_KAFKA, "consuming %s: %s%s%s",
+                                          topic, rd_kafka_message_errstr(m),
+                                          fatal[0] ? ": " : "", fatal);
+                } else if (m->err) {
                         /* Transient (librdkafka retries): show, go on. */
                         fprintf(stderr, "kafka_util: consuming %s: %s\n", topic,
                                 rd_kafka_message_errstr(m));
@@ -339,6 +398,8 @@ pmw_error_t *pmw_ktest_consume_all(const char *bootstrap,
                         last = pmw_clock_mono_us();
                 }
                 rd_kafka_message_destroy(m);
+                if (err)
+                        break; /* the records so far are still returned */
         }
         if (recs->cnt)
                 qsort(recs->v, recs->cnt, sizeof(*recs->v), cmp_record);
@@ -349,19 +410,22 @@ out:
         return err;
 }
 
+void pmw_ktest_record_cleanup(pmw_ktest_record_t *r) {
+        for (size_t j = 0; j < r->header_cnt; j++) {
+                free(r->headers[j].name);
+                free(r->headers[j].value);
+        }
+        free(r->headers);
+        free(r->key);
+        free(r->value);
+        memset(r, 0, sizeof(*r));
+}
+
 void pmw_ktest_records_free(pmw_ktest_records_t *records) {
         if (records == NULL)
                 return;
-        for (size_t i = 0; i < records->cnt; i++) {
-                pmw_ktest_record_t *r = &records->v[i];
-                for (size_t j = 0; j < r->header_cnt; j++) {
-                        free(r->headers[j].name);
-                        free(r->headers[j].value);
-                }
-                free(r->headers);
-                free(r->key);
-                free(r->value);
-        }
+        for (size_t i = 0; i < records->cnt; i++)
+                pmw_ktest_record_cleanup(&records->v[i]);
         free(records->v);
         free(records);
 }

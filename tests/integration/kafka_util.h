@@ -9,7 +9,9 @@
  * here reads every partition from the beginning without a group (no
  * rebalance, no 3 s join, no committed offsets disturbed) and keeps
  * reading until the topic has been quiet for a while, so a duplicate that
- * arrives late is still caught.
+ * arrives late is still caught. The same two halves make pmw-kafka
+ * (tests/kafka-tool), the command-line tool, so this library is built in
+ * every build, also with PMW_TESTS=OFF.
  *
  * Settings (for the mock; harmless against a real Kafka):
  *  - producer: enable.idempotence=true, acks=all (as the worker's own
@@ -62,7 +64,8 @@ pmw_ktest_producer_new(const char *bootstrap,
  * @param value borrows; NULL for a null value.
  * @param headers borrows; NULL, or name, value pairs (NUL-terminated
  *        strings) ending with NULL: {"job-id", "j1", "expires-at", "...",
- *        NULL}. Header values are stored without the NUL.
+ *        NULL}. Header values are stored without the NUL; a NULL value
+ *        makes a header with a null value.
  * @returns NULL, or an error if librdkafka refused the record (unknown
  *          partition, too large). A full queue is waited out (up to 10 s).
  */
@@ -75,8 +78,27 @@ pmw_error_t *pmw_ktest_produce(pmw_ktest_producer_t *producer,
                                size_t len,
                                const char *const *headers) PMW_WARN_UNUSED;
 
+typedef struct pmw_ktest_record_s pmw_ktest_record_t;
+
+/**
+ * @brief As pmw_ktest_produce(), with the partition, key, value and
+ *        headers of a record: one read back by pmw_ktest_consume_all()
+ *        (copying records between topics), or one built by the caller.
+ *        Binary-safe: header values may contain NUL bytes.
+ * @param record borrows; its partition (-1 for librdkafka's partitioner),
+ *        key (has_key, key, key_len), value (NULL for null, len) and
+ *        headers are used; offset and timestamp are ignored (Kafka assigns
+ *        them).
+ */
+pmw_error_t *
+pmw_ktest_produce_record(pmw_ktest_producer_t *producer,
+                         const char *topic,
+                         const pmw_ktest_record_t *record) PMW_WARN_UNUSED;
+
 /**
  * @brief Waits until every queued record is delivered or failed.
+ * @param timeout_ms at most this long; -1 waits until each record is
+ *        delivered or failed (bounded by message.timeout.ms).
  * @returns NULL if all records produced since the last flush were
  *          delivered; else an error with the number not delivered (failed,
  *          or still queued at the timeout) and the first failure's reason.
@@ -97,7 +119,7 @@ typedef struct pmw_ktest_header_s {
         size_t len;  /* value's length without the NUL */
 } pmw_ktest_header_t;
 
-typedef struct pmw_ktest_record_s {
+struct pmw_ktest_record_s {
         int32_t partition;
         int64_t offset;
         int64_t timestamp; /* ms since the epoch, -1 if none */
@@ -108,7 +130,10 @@ typedef struct pmw_ktest_record_s {
         size_t len;
         pmw_ktest_header_t *headers; /* owned, in record order */
         size_t header_cnt;
-} pmw_ktest_record_t;
+};
+
+/** @brief Frees what the record owns (not the record) and zeroes it. */
+void pmw_ktest_record_cleanup(pmw_ktest_record_t *record);
 
 typedef struct pmw_ktest_records_s {
         pmw_ktest_record_t *v; /* sorted by partition, then offset */
@@ -125,7 +150,8 @@ typedef struct pmw_ktest_records_s {
  *
  * @param bootstrap, topic borrow.
  * @param recordsp receives the records (caller owns; also on timeout:
- *        the caller checks cnt).
+ *        the caller checks cnt; and with a consumer error, the records
+ *        read before it; NULL when the topic's metadata was not read).
  * @returns NULL, or an error if the topic's metadata could not be read
  *          (unknown topic) within timeout_ms, or the consumer failed.
  * @remark The mock cluster creates an unknown topic (4 partitions) on the
@@ -138,6 +164,26 @@ pmw_ktest_consume_all(const char *bootstrap,
                       int quiet_ms,
                       int timeout_ms,
                       pmw_ktest_records_t **recordsp) PMW_WARN_UNUSED;
+
+/**
+ * @brief As pmw_ktest_consume_all(), with librdkafka properties added to
+ *        (or overriding) the reader's own.
+ * @param props borrows; NULL, or name, value pairs ending with NULL, as
+ *        for pmw_ktest_producer_new().
+ * @returns also an error (PMW_ERR_INVALID) naming a property librdkafka
+ *          refused, and (PMW_ERR_KAFKA) when the consumer reports a fatal
+ *          error or is not authorised to read the topic; other consumer
+ *          errors are transient (librdkafka retries), printed to stderr,
+ *          and reading goes on.
+ */
+pmw_error_t *
+pmw_ktest_consume_all_props(const char *bootstrap,
+                            const char *const *props,
+                            const char *topic,
+                            size_t expect,
+                            int quiet_ms,
+                            int timeout_ms,
+                            pmw_ktest_records_t **recordsp) PMW_WARN_UNUSED;
 
 /** @brief Frees the records. NULL is allowed. */
 void pmw_ktest_records_free(pmw_ktest_records_t *records);
