@@ -184,22 +184,37 @@ void pmw_proc_close_stdin(pmw_proc_t *proc) {
         proc->in_fd = -1;
 }
 
+pmw_error_t *pmw_proc_start_first_line(const char *const *argv,
+                                       int timeout_ms,
+                                       pmw_proc_t **procp,
+                                       char *line,
+                                       size_t size) {
+        pmw_proc_t *proc = NULL;
+        pmw_error_t *err = pmw_proc_start(argv, &proc);
+        if (err)
+                return err;
+        err = pmw_proc_read_line(proc, timeout_ms, line, size);
+        if (err) {
+                pmw_proc_stop(proc, 1000);
+                return pmw_error_prefix(err, "%s", argv[0]);
+        }
+        *procp = proc;
+        return NULL;
+}
+
 pmw_error_t *pmw_proc_start_server(const char *const *argv,
                                    int timeout_ms,
                                    pmw_proc_t **procp,
                                    int *portp) {
         pmw_proc_t *proc = NULL;
-        pmw_error_t *err = pmw_proc_start(argv, &proc);
+        char line[512];
+        pmw_error_t *err = pmw_proc_start_first_line(argv, timeout_ms, &proc,
+                                                     line, sizeof(line));
         if (err)
                 return err;
-        char line[512];
-        err = pmw_proc_read_line(proc, timeout_ms, line, sizeof(line));
-        if (err) {
-                pmw_proc_stop(proc, 1000);
-                return pmw_error_prefix(err, "%s", argv[0]);
-        }
         const char *colon = strrchr(line, ':');
-        long port         = colon ? strtol(colon + 1, NULL, 10) : 0;
+
+        long port = colon ? strtol(colon + 1, NULL, 10) : 0;
         if (strncmp(line, "listening on ", 13) != 0 || port <= 0 ||
             port > 65535) {
                 pmw_proc_stop(proc, 1000);

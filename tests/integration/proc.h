@@ -81,7 +81,19 @@ pmw_error_t *pmw_proc_command(pmw_proc_t *proc,
 void pmw_proc_close_stdin(pmw_proc_t *proc);
 
 /**
+ * @brief Starts argv[0] and reads its first stdout line (e.g. mock-broker's
+ *        bootstrap address); the child is stopped again if none comes.
+ * @param line receives the line, as pmw_proc_read_line().
+ */
+pmw_error_t *pmw_proc_start_first_line(const char *const *argv,
+                                       int timeout_ms,
+                                       pmw_proc_t **procp,
+                                       char *line,
+                                       size_t size) PMW_WARN_UNUSED;
+
+/**
  * @brief Starts a server that prints "listening on HOST:PORT" as its first
+
  *        line, and returns the port.
  * @param portp receives the port.
  */

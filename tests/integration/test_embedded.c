@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/mem.h"
 #include "tests/integration/kafka_util.h"
+#include "tests/integration/testutil.h"
 #include "worker/embedded.h"
 
 #define RECORDS 1000
@@ -41,14 +42,6 @@ static int number(const void *data, size_t len) {
         return *end || v < 0 || v > 1000000 ? -1 : (int)v;
 }
 
-static void check(pmw_error_t *err) {
-        if (err) {
-                char msg[512];
-                snprintf(msg, sizeof(msg), "%s", pmw_error_string(err));
-                pmw_error_destroy(err);
-                fail_msg("%s", msg);
-        }
-}
 
 /* Produces RECORDS records: i%3 == 0 without key, to partition -1 when i
  * is even (the partitioner) else to i % partitions; value "value-<i>",
@@ -56,7 +49,7 @@ static void check(pmw_error_t *err) {
 static void
 produce_numbered(const char *bootstrap, const char *topic, int partitions) {
         pmw_ktest_producer_t *p = NULL;
-        check(pmw_ktest_producer_new(bootstrap, NULL, &p));
+        pmw_test_check(pmw_ktest_producer_new(bootstrap, NULL, &p));
         for (int i = 0; i < RECORDS; i++) {
                 char key[32], value[32], job[32], seq[16];
                 snprintf(key, sizeof(key), "customer-%d", i % 17);
@@ -65,12 +58,12 @@ produce_numbered(const char *bootstrap, const char *topic, int partitions) {
                 snprintf(seq, sizeof(seq), "%d", i);
                 const char *const headers[] = {
                     "job-id", job, "seq", seq, "dup", "a", "dup", "b", NULL};
-                check(pmw_ktest_produce(p, topic,
-                                        i % 2 == 0 ? -1 : i % partitions,
-                                        i % 3 == 0 ? NULL : key, strlen(key),
-                                        value, strlen(value), headers));
+                pmw_test_check(pmw_ktest_produce(
+                    p, topic, i % 2 == 0 ? -1 : i % partitions,
+                    i % 3 == 0 ? NULL : key, strlen(key), value, strlen(value),
+                    headers));
         }
-        check(pmw_ktest_flush(p, 30000));
+        pmw_test_check(pmw_ktest_flush(p, 30000));
         assert_int_equal(pmw_ktest_delivered(p), RECORDS);
         pmw_ktest_producer_destroy(p);
 }
@@ -123,31 +116,31 @@ static void check_numbered(const pmw_ktest_records_t *recs, int partitions) {
 static void roundtrip(const char *spec, int partitions) {
         const char *const topics[] = {"email.jobs", "email.status"};
         pmw_embedded_t *emb        = NULL;
-        check(pmw_embedded_start(spec, topics, 2, partitions, &emb));
+        pmw_test_check(pmw_embedded_start(spec, topics, 2, partitions, &emb));
         const char *bootstrap = pmw_embedded_bootstrap(emb);
         printf("%s: bootstrap %s\n", spec, bootstrap);
 
         produce_numbered(bootstrap, "email.jobs", partitions);
         int64_t t0               = pmw_clock_mono_us();
         pmw_ktest_records_t *rec = NULL;
-        check(pmw_ktest_consume_all(bootstrap, "email.jobs", RECORDS, 500,
-                                    30000, &rec));
+        pmw_test_check(pmw_ktest_consume_all(bootstrap, "email.jobs", RECORDS,
+                                             500, 30000, &rec));
         printf("%s: %zu records read back in %.2f s (0.5 s quiet included)\n",
                spec, rec->cnt, (double)(pmw_clock_mono_us() - t0) / 1e6);
         check_numbered(rec, partitions);
         pmw_ktest_records_free(rec);
 
         /* The other topic is empty: nothing comes within the quiet time. */
-        check(pmw_ktest_consume_all(bootstrap, "email.status", 0, 300, 10000,
-                                    &rec));
+        pmw_test_check(pmw_ktest_consume_all(bootstrap, "email.status", 0, 300,
+                                             10000, &rec));
         assert_int_equal(rec->cnt, 0);
         pmw_ktest_records_free(rec);
 
         /* Quirk: the mock creates any topic a Metadata request names (4
          * partitions), whatever allow.auto.create.topics says; so reading
          * an unknown topic finds it empty, and it exists afterwards. */
-        check(pmw_ktest_consume_all(bootstrap, "no.such.topic", 0, 100, 10000,
-                                    &rec));
+        pmw_test_check(pmw_ktest_consume_all(bootstrap, "no.such.topic", 0, 100,
+                                             10000, &rec));
         assert_int_equal(rec->cnt, 0);
         pmw_ktest_records_free(rec);
         pmw_error_t *err = pmw_embedded_create_topic(emb, "no.such.topic", 1);
@@ -174,7 +167,7 @@ static void test_metadata(void **state) {
         (void)state;
         const char *const topics[] = {"t"};
         pmw_embedded_t *emb        = NULL;
-        check(pmw_embedded_start("embedded:5", topics, 1, 7, &emb));
+        pmw_test_check(pmw_embedded_start("embedded:5", topics, 1, 7, &emb));
         assert_int_equal(pmw_embedded_broker_cnt(emb), 5);
         assert_non_null(pmw_embedded_mock(emb));
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -204,14 +197,14 @@ static void test_metadata(void **state) {
         rd_kafka_destroy(rk);
 
         /* Created at run time, then visible; a second time refused. */
-        check(pmw_embedded_create_topic(emb, "later", 2));
+        pmw_test_check(pmw_embedded_create_topic(emb, "later", 2));
         pmw_error_t *err = pmw_embedded_create_topic(emb, "later", 2);
         assert_non_null(err);
         assert_int_equal(pmw_error_code(err), PMW_ERR_KAFKA);
         pmw_error_destroy(err);
         pmw_ktest_records_t *rec = NULL;
-        check(pmw_ktest_consume_all(pmw_embedded_bootstrap(emb), "later", 0,
-                                    100, 10000, &rec));
+        pmw_test_check(pmw_ktest_consume_all(pmw_embedded_bootstrap(emb),
+                                             "later", 0, 100, 10000, &rec));
         assert_int_equal(rec->cnt, 0);
         pmw_ktest_records_free(rec);
         pmw_embedded_stop(emb);
@@ -261,18 +254,18 @@ static void test_group_join(void **state) {
         (void)state;
         const char *const topics[] = {"jobs"};
         pmw_embedded_t *emb        = NULL;
-        check(pmw_embedded_start("embedded", topics, 1, 4, &emb));
+        pmw_test_check(pmw_embedded_start("embedded", topics, 1, 4, &emb));
         const char *bootstrap = pmw_embedded_bootstrap(emb);
 
         pmw_ktest_producer_t *p = NULL;
-        check(pmw_ktest_producer_new(bootstrap, NULL, &p));
+        pmw_test_check(pmw_ktest_producer_new(bootstrap, NULL, &p));
         for (int i = 0; i < 100; i++) {
                 char v[16];
                 snprintf(v, sizeof(v), "%d", i);
-                check(pmw_ktest_produce(p, "jobs", i % 4, NULL, 0, v, strlen(v),
-                                        NULL));
+                pmw_test_check(pmw_ktest_produce(p, "jobs", i % 4, NULL, 0, v,
+                                                 strlen(v), NULL));
         }
-        check(pmw_ktest_flush(p, 10000));
+        pmw_test_check(pmw_ktest_flush(p, 10000));
 
         /* First join: subscribe until the assignment, then all records. */
         int64_t t0     = pmw_clock_mono_us();
@@ -308,7 +301,8 @@ static void test_group_join(void **state) {
         /* Commit synchronously; the offsets are stored in the mock. */
         assert_int_equal(rd_kafka_commit(c1, NULL, 0), 0);
         int64_t off[4];
-        check(pmw_ktest_committed(bootstrap, "g", "jobs", off, 4, 10000));
+        pmw_test_check(
+            pmw_ktest_committed(bootstrap, "g", "jobs", off, 4, 10000));
         for (int i = 0; i < 4; i++)
                 assert_int_equal(off[i], 25);
 
@@ -364,24 +358,26 @@ static void test_retention_and_size(void **state) {
         (void)state;
         const char *const topics[] = {"big"};
         pmw_embedded_t *emb        = NULL;
-        check(pmw_embedded_start("embedded", topics, 1, 1, &emb));
+        pmw_test_check(pmw_embedded_start("embedded", topics, 1, 1, &emb));
         const char *bootstrap     = pmw_embedded_bootstrap(emb);
         const char *const props[] = {"message.max.bytes", "3000000", NULL};
         pmw_ktest_producer_t *p   = NULL;
-        check(pmw_ktest_producer_new(bootstrap, props, &p));
+        pmw_test_check(pmw_ktest_producer_new(bootstrap, props, &p));
         size_t size = 2 * 1000 * 1000;
         char *value = pmw_malloc(size);
         for (int i = 0; i < 3; i++) {
                 memset(value, 'a' + i, size);
-                check(
+                pmw_test_check(
                     pmw_ktest_produce(p, "big", 0, NULL, 0, value, size, NULL));
-                check(pmw_ktest_flush(p, 20000)); /* one record per set */
+                pmw_test_check(
+                    pmw_ktest_flush(p, 20000)); /* one record per set */
         }
         free(value);
         pmw_ktest_producer_destroy(p);
 
         pmw_ktest_records_t *rec = NULL;
-        check(pmw_ktest_consume_all(bootstrap, "big", 2, 300, 20000, &rec));
+        pmw_test_check(
+            pmw_ktest_consume_all(bootstrap, "big", 2, 300, 20000, &rec));
         printf(
             "retention: 3 records of 2 MB produced, %zu kept, first "
             "offset %lld\n",

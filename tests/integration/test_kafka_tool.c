@@ -22,6 +22,7 @@
 #include "common/mem.h"
 #include "tests/integration/kafka_util.h"
 #include "tests/integration/proc.h"
+#include "tests/integration/testutil.h"
 
 #define MAX_LINES 64
 
@@ -41,25 +42,10 @@ typedef struct run_s {
         int64_t elapsed_ms;
 } run_t;
 
-static void check(pmw_error_t *err) {
-        if (err) {
-                char msg[512];
-                snprintf(msg, sizeof(msg), "%s", pmw_error_string(err));
-                pmw_error_destroy(err);
-                fail_msg("%s", msg);
-        }
-}
 
 static void start_broker(broker_t *b, const char *const *topics) {
-        const char *argv[16] = {broker_path};
-        size_t n             = 1;
-        for (size_t i = 0; topics[i]; i++)
-                argv[n++] = topics[i];
-        argv[n] = NULL;
-        check(pmw_proc_start(argv, &b->proc));
-        check(pmw_proc_read_line(b->proc, 10000, b->bootstrap,
-                                 sizeof(b->bootstrap)));
-        assert_int_equal(strncmp(b->bootstrap, "127.0.0.1:", 10), 0);
+        pmw_test_start_broker(broker_path, topics, &b->proc, b->bootstrap,
+                              sizeof(b->bootstrap));
 }
 
 static void stop_broker(broker_t *b) {
@@ -103,7 +89,7 @@ static void run(const char *script,
         memset(r, 0, sizeof(*r));
         int64_t t0       = pmw_clock_mono_us();
         pmw_proc_t *proc = NULL;
-        check(pmw_proc_start(argv, &proc));
+        pmw_test_check(pmw_proc_start(argv, &proc));
         /* A write may fail when the tool stopped reading early (a bad
          * line) and exited: its status tells. */
         for (size_t i = 0; input && input[i]; i++)
@@ -188,7 +174,8 @@ static void test_produce_consume(void **state) {
 
         /* What Kafka holds, for the offsets' timestamps. */
         pmw_ktest_records_t *rec = NULL;
-        check(pmw_ktest_consume_all(b->bootstrap, "t", 5, 300, 20000, &rec));
+        pmw_test_check(
+            pmw_ktest_consume_all(b->bootstrap, "t", 5, 300, 20000, &rec));
         assert_int_equal(rec->cnt, 5);
         char ts[5][PMW_RFC3339_MS_SIZE];
         for (size_t i = 0; i < 5; i++)
@@ -263,11 +250,11 @@ static void test_binary(void **state) {
         broker_t *b = *state;
         start_broker(b, (const char *const[]) {"bin:1", NULL});
         pmw_ktest_producer_t *p = NULL;
-        check(pmw_ktest_producer_new(b->bootstrap, NULL, &p));
+        pmw_test_check(pmw_ktest_producer_new(b->bootstrap, NULL, &p));
         const char *const headers[] = {"h\x01", "\xc3(", NULL};
-        check(pmw_ktest_produce(p, "bin", 0, "\xff\xfe", 2, "a\x80\0b", 4,
-                                headers));
-        check(pmw_ktest_flush(p, 20000));
+        pmw_test_check(pmw_ktest_produce(p, "bin", 0, "\xff\xfe", 2, "a\x80\0b",
+                                         4, headers));
+        pmw_test_check(pmw_ktest_flush(p, 20000));
         pmw_ktest_producer_destroy(p);
 
         run_t r;
@@ -340,13 +327,13 @@ static void test_dlq_replay(void **state) {
             b, (const char *const[]) {"email.dlq:4", "email.jobs:2", NULL});
         size_t n                = PMW_ARRAY_LEN(dlq);
         pmw_ktest_producer_t *p = NULL;
-        check(pmw_ktest_producer_new(b->bootstrap, NULL, &p));
+        pmw_test_check(pmw_ktest_producer_new(b->bootstrap, NULL, &p));
         for (size_t i = 0; i < n; i++)
-                check(pmw_ktest_produce(
+                pmw_test_check(pmw_ktest_produce(
                     p, "email.dlq", dlq[i].partition, dlq[i].key,
                     dlq[i].key ? strlen(dlq[i].key) : 0, dlq[i].value,
                     strlen(dlq[i].value), dlq[i].headers));
-        check(pmw_ktest_flush(p, 20000));
+        pmw_test_check(pmw_ktest_flush(p, 20000));
         pmw_ktest_producer_destroy(p);
 
         run_t r;
@@ -359,8 +346,8 @@ static void test_dlq_replay(void **state) {
         run_free(&r);
 
         pmw_ktest_records_t *rec = NULL;
-        check(pmw_ktest_consume_all(b->bootstrap, "email.jobs", n, 300, 20000,
-                                    &rec));
+        pmw_test_check(pmw_ktest_consume_all(b->bootstrap, "email.jobs", n, 300,
+                                             20000, &rec));
         assert_int_equal(rec->cnt, n);
         for (size_t i = 0; i < n; i++) {
                 const pmw_ktest_record_t *got = find_value(rec, dlq[i].value);
@@ -396,8 +383,8 @@ static void test_dlq_replay(void **state) {
         expect_lines(&r, (const char *const[]) {
                              "produced 6 records to email.jobs", NULL});
         run_free(&r);
-        check(pmw_ktest_consume_all(b->bootstrap, "email.jobs", 2 * n, 300,
-                                    20000, &rec));
+        pmw_test_check(pmw_ktest_consume_all(b->bootstrap, "email.jobs", 2 * n,
+                                             300, 20000, &rec));
         assert_int_equal(rec->cnt, 2 * n);
         size_t in_part[2] = {0, 0};
         for (size_t i = 0; i < rec->cnt; i++)
@@ -450,14 +437,16 @@ static void test_bad_line(void **state) {
         run_free(&r);
 
         pmw_ktest_records_t *rec = NULL;
-        check(pmw_ktest_consume_all(b->bootstrap, "t", 2, 300, 20000, &rec));
+        pmw_test_check(
+            pmw_ktest_consume_all(b->bootstrap, "t", 2, 300, 20000, &rec));
         assert_int_equal(rec->cnt, 2);
         assert_string_equal(rec->v[0].value, "g1");
         assert_false(rec->v[0].has_key);
         assert_string_equal(rec->v[1].value, "g2");
         assert_string_equal(rec->v[1].key, "k");
         pmw_ktest_records_free(rec);
-        check(pmw_ktest_consume_all(b->bootstrap, "u", 1, 300, 20000, &rec));
+        pmw_test_check(
+            pmw_ktest_consume_all(b->bootstrap, "u", 1, 300, 20000, &rec));
         assert_int_equal(rec->cnt, 1);
         assert_string_equal(rec->v[0].value, "g1");
         pmw_ktest_records_free(rec);
@@ -469,14 +458,14 @@ static void test_count_quiet(void **state) {
         broker_t *b = *state;
         start_broker(b, (const char *const[]) {"q:1", "empty:1", NULL});
         pmw_ktest_producer_t *p = NULL;
-        check(pmw_ktest_producer_new(b->bootstrap, NULL, &p));
+        pmw_test_check(pmw_ktest_producer_new(b->bootstrap, NULL, &p));
         for (int i = 0; i < 5; i++) {
                 char v[8];
                 snprintf(v, sizeof(v), "r%d", i);
-                check(
+                pmw_test_check(
                     pmw_ktest_produce(p, "q", 0, NULL, 0, v, strlen(v), NULL));
         }
-        check(pmw_ktest_flush(p, 20000));
+        pmw_test_check(pmw_ktest_flush(p, 20000));
         pmw_ktest_producer_destroy(p);
 
         /* -q 0: exactly the first COUNT records. */

@@ -24,6 +24,7 @@
 #include "common/mem.h"
 #include "tests/integration/kafka_util.h"
 #include "tests/integration/proc.h"
+#include "tests/integration/testutil.h"
 
 static const char *broker_path;
 
@@ -32,32 +33,18 @@ typedef struct broker_s {
         char bootstrap[512];
 } broker_t;
 
-static void check(pmw_error_t *err) {
-        if (err) {
-                char msg[512];
-                snprintf(msg, sizeof(msg), "%s", pmw_error_string(err));
-                pmw_error_destroy(err);
-                fail_msg("%s", msg);
-        }
-}
 
 /* Starts mock-broker with extra arguments; reads its bootstrap line. */
 static void start_broker(broker_t *b, const char *const *args) {
-        const char *argv[16] = {broker_path};
-        size_t n             = 1;
-        for (size_t i = 0; args[i]; i++)
-                argv[n++] = args[i];
-        argv[n] = NULL;
-        check(pmw_proc_start(argv, &b->proc));
-        check(pmw_proc_read_line(b->proc, 10000, b->bootstrap,
-                                 sizeof(b->bootstrap)));
-        assert_int_equal(strncmp(b->bootstrap, "127.0.0.1:", 10), 0);
+        pmw_test_start_broker(broker_path, args, &b->proc, b->bootstrap,
+                              sizeof(b->bootstrap));
 }
 
 /* Sends a command and checks the whole answer line. */
 static void command(broker_t *b, const char *cmd, const char *expect) {
         char answer[512];
-        check(pmw_proc_command(b->proc, cmd, 10000, answer, sizeof(answer)));
+        pmw_test_check(
+            pmw_proc_command(b->proc, cmd, 10000, answer, sizeof(answer)));
         assert_string_equal(answer, expect);
 }
 
@@ -88,16 +75,17 @@ static void produce_tagged(const char *bootstrap,
                            int n,
                            const char *const *props) {
         pmw_ktest_producer_t *p = NULL;
-        check(pmw_ktest_producer_new(bootstrap, props, &p));
+        pmw_test_check(pmw_ktest_producer_new(bootstrap, props, &p));
         for (int i = 0; i < n; i++) {
                 char value[32], job[32];
                 snprintf(value, sizeof(value), "%s-%d", tag, i);
                 snprintf(job, sizeof(job), "job-%s-%d", tag, i);
                 const char *const headers[] = {"job-id", job, NULL};
-                check(pmw_ktest_produce(p, "jobs", i % 4, value, strlen(value),
-                                        value, strlen(value), headers));
+                pmw_test_check(pmw_ktest_produce(p, "jobs", i % 4, value,
+                                                 strlen(value), value,
+                                                 strlen(value), headers));
         }
-        check(pmw_ktest_flush(p, 30000));
+        pmw_test_check(pmw_ktest_flush(p, 30000));
         pmw_ktest_producer_destroy(p);
 }
 
@@ -105,8 +93,8 @@ static void produce_tagged(const char *bootstrap,
  * once, in order within each partition. */
 static void check_tagged(const char *bootstrap, const char *tag, int n) {
         pmw_ktest_records_t *rec = NULL;
-        check(pmw_ktest_consume_all(bootstrap, "jobs", (size_t)n, 500, 30000,
-                                    &rec));
+        pmw_test_check(pmw_ktest_consume_all(bootstrap, "jobs", (size_t)n, 500,
+                                             30000, &rec));
         assert_int_equal(rec->cnt, (size_t)n);
         int next[4] = {0, 1, 2, 3}; /* the next i expected per partition */
         for (size_t k = 0; k < rec->cnt; k++) {
@@ -151,10 +139,10 @@ static void test_down_up(void **state) {
         const char *const short_timeout[] = {"message.timeout.ms", "1500",
                                              NULL};
         pmw_ktest_producer_t *p           = NULL;
-        check(pmw_ktest_producer_new(b->bootstrap, short_timeout, &p));
+        pmw_test_check(pmw_ktest_producer_new(b->bootstrap, short_timeout, &p));
         for (int i = 0; i < 10; i++)
-                check(pmw_ktest_produce(p, "jobs", i % 4, NULL, 0, "lost", 4,
-                                        NULL));
+                pmw_test_check(pmw_ktest_produce(p, "jobs", i % 4, NULL, 0,
+                                                 "lost", 4, NULL));
         pmw_error_t *err = pmw_ktest_flush(p, 10000);
         assert_non_null(err);
         printf("while down, short timeout: %s\n", pmw_error_string(err));
@@ -167,12 +155,12 @@ static void test_down_up(void **state) {
         /* A long one stalls; after "up" the same records are delivered. */
         const char *const long_timeout[] = {"message.timeout.ms", "60000",
                                             NULL};
-        check(pmw_ktest_producer_new(b->bootstrap, long_timeout, &p));
+        pmw_test_check(pmw_ktest_producer_new(b->bootstrap, long_timeout, &p));
         for (int i = 0; i < 10; i++) {
                 char v[16];
                 snprintf(v, sizeof(v), "u-%d", i);
-                check(pmw_ktest_produce(p, "jobs", i % 4, v, strlen(v), v,
-                                        strlen(v), NULL));
+                pmw_test_check(pmw_ktest_produce(p, "jobs", i % 4, v, strlen(v),
+                                                 v, strlen(v), NULL));
         }
         err = pmw_ktest_flush(p, 1500);
         assert_non_null(err);
@@ -182,7 +170,7 @@ static void test_down_up(void **state) {
         pmw_error_destroy(err);
         command(b, "up 1", "ok");
         int64_t t0 = pmw_clock_mono_us();
-        check(pmw_ktest_flush(p, 20000));
+        pmw_test_check(pmw_ktest_flush(p, 20000));
         printf("delivered %.2f s after \"up\"\n",
                (double)(pmw_clock_mono_us() - t0) / 1e6);
         assert_int_equal(pmw_ktest_delivered(p), 10);
@@ -190,7 +178,7 @@ static void test_down_up(void **state) {
 
         /* Only the delivered records are in the log. */
         pmw_ktest_records_t *rec = NULL;
-        check(
+        pmw_test_check(
             pmw_ktest_consume_all(b->bootstrap, "jobs", 10, 500, 30000, &rec));
         assert_int_equal(rec->cnt, 10);
         for (size_t k = 0; k < rec->cnt; k++)
@@ -212,7 +200,7 @@ static void test_produce_errors(void **state) {
         command(b, "error 0 6 1", "ok"); /* 6: NOT_LEADER_FOR_PARTITION */
         produce_tagged(b->bootstrap, "f", 40, NULL);
         pmw_ktest_records_t *rec = NULL;
-        check(
+        pmw_test_check(
             pmw_ktest_consume_all(b->bootstrap, "jobs", 140, 500, 30000, &rec));
         assert_int_equal(rec->cnt, 140);
         pmw_ktest_records_free(rec);
@@ -220,8 +208,9 @@ static void test_produce_errors(void **state) {
         /* A permanent error fails the record: injection reaches clients. */
         command(b, "error Produce MSG_SIZE_TOO_LARGE", "ok");
         pmw_ktest_producer_t *p = NULL;
-        check(pmw_ktest_producer_new(b->bootstrap, NULL, &p));
-        check(pmw_ktest_produce(p, "jobs", 0, NULL, 0, "denied", 6, NULL));
+        pmw_test_check(pmw_ktest_producer_new(b->bootstrap, NULL, &p));
+        pmw_test_check(
+            pmw_ktest_produce(p, "jobs", 0, NULL, 0, "denied", 6, NULL));
         pmw_error_t *err = pmw_ktest_flush(p, 10000);
         assert_non_null(err);
         assert_string_equal(pmw_error_string(err),
@@ -233,8 +222,9 @@ static void test_produce_errors(void **state) {
         /* Errors queued and then cleared never reach a client. */
         command(b, "error Produce MSG_SIZE_TOO_LARGE 5", "ok");
         command(b, "clear Produce", "ok");
-        check(pmw_ktest_produce(p, "jobs", 0, NULL, 0, "allowed", 7, NULL));
-        check(pmw_ktest_flush(p, 10000));
+        pmw_test_check(
+            pmw_ktest_produce(p, "jobs", 0, NULL, 0, "allowed", 7, NULL));
+        pmw_test_check(pmw_ktest_flush(p, 10000));
         pmw_ktest_producer_destroy(p);
         stop_broker(b);
 }
@@ -252,20 +242,23 @@ static void test_lost_response_duplicates(void **state) {
         const char *const props[] = {"socket.timeout.ms", "1000",
                                      "message.timeout.ms", "30000", NULL};
         pmw_ktest_producer_t *p   = NULL;
-        check(pmw_ktest_producer_new(b->bootstrap, props, &p));
-        check(pmw_ktest_produce(p, "jobs", 0, NULL, 0, "warm", 4, NULL));
-        check(pmw_ktest_flush(p, 10000));
+        pmw_test_check(pmw_ktest_producer_new(b->bootstrap, props, &p));
+        pmw_test_check(
+            pmw_ktest_produce(p, "jobs", 0, NULL, 0, "warm", 4, NULL));
+        pmw_test_check(pmw_ktest_flush(p, 10000));
         command(b, "rtt 1 2500", "ok");
-        check(pmw_ktest_produce(p, "jobs", 0, NULL, 0, "once", 4, NULL));
+        pmw_test_check(
+            pmw_ktest_produce(p, "jobs", 0, NULL, 0, "once", 4, NULL));
         pmw_error_t *err = pmw_ktest_flush(p, 2000);
         assert_non_null(err); /* still waiting for the answer */
         pmw_error_destroy(err);
         command(b, "rtt 1 0", "ok");
-        check(pmw_ktest_flush(p, 20000));
+        pmw_test_check(pmw_ktest_flush(p, 20000));
         pmw_ktest_producer_destroy(p);
 
         pmw_ktest_records_t *rec = NULL;
-        check(pmw_ktest_consume_all(b->bootstrap, "jobs", 2, 500, 20000, &rec));
+        pmw_test_check(
+            pmw_ktest_consume_all(b->bootstrap, "jobs", 2, 500, 20000, &rec));
         assert_int_equal(rec->cnt, 3);
         assert_string_equal(rec->v[0].value, "warm");
         assert_string_equal(rec->v[1].value, "once");
@@ -321,12 +314,13 @@ static void test_command_errors(void **state) {
 
         /* The topic made at run time works. */
         pmw_ktest_producer_t *p = NULL;
-        check(pmw_ktest_producer_new(b->bootstrap, NULL, &p));
-        check(pmw_ktest_produce(p, "more", 2, "k", 1, "v", 1, NULL));
-        check(pmw_ktest_flush(p, 10000));
+        pmw_test_check(pmw_ktest_producer_new(b->bootstrap, NULL, &p));
+        pmw_test_check(pmw_ktest_produce(p, "more", 2, "k", 1, "v", 1, NULL));
+        pmw_test_check(pmw_ktest_flush(p, 10000));
         pmw_ktest_producer_destroy(p);
         pmw_ktest_records_t *rec = NULL;
-        check(pmw_ktest_consume_all(b->bootstrap, "more", 1, 300, 10000, &rec));
+        pmw_test_check(
+            pmw_ktest_consume_all(b->bootstrap, "more", 1, 300, 10000, &rec));
         assert_int_equal(rec->cnt, 1);
         assert_int_equal(rec->v[0].partition, 2);
         pmw_ktest_records_free(rec);
@@ -386,9 +380,9 @@ static void test_usage(void **state) {
         (void)state;
         const char *const help[] = {broker_path, "--help", NULL};
         pmw_proc_t *proc         = NULL;
-        check(pmw_proc_start(help, &proc));
+        pmw_test_check(pmw_proc_start(help, &proc));
         char line[256];
-        check(pmw_proc_read_line(proc, 10000, line, sizeof(line)));
+        pmw_test_check(pmw_proc_read_line(proc, 10000, line, sizeof(line)));
         assert_string_equal(line,
                             "usage: mock-broker [--brokers N] "
                             "[--partitions P] TOPIC[:PARTITIONS]...");
@@ -406,7 +400,7 @@ static void test_usage(void **state) {
                 const char *argv[6] = {broker_path};
                 for (size_t j = 0; bad[i][j]; j++)
                         argv[j + 1] = bad[i][j];
-                check(pmw_proc_start(argv, &proc));
+                pmw_test_check(pmw_proc_start(argv, &proc));
                 pmw_error_t *err =
                     pmw_proc_read_line(proc, 10000, line, sizeof(line));
                 assert_non_null(err); /* nothing on stdout */

@@ -31,6 +31,7 @@
 #include "common/clock.h"
 #include "tests/integration/kafka_util.h"
 #include "tests/integration/proc.h"
+#include "tests/integration/testutil.h"
 
 static const char *worker_bin, *sim_bin, *broker_bin;
 
@@ -61,18 +62,17 @@ static int free_port(void) {
         return ntohs(sin.sin_port);
 }
 
+/* Fails the test naming what failed. */
 static void check(pmw_error_t *err, const char *what) {
         if (err)
-                fail_msg("%s: %s", what, pmw_error_string(err));
+                pmw_test_check(pmw_error_prefix(err, "%s", what));
 }
 
 static void start_broker(env_t *env) {
-        const char *argv[] = {broker_bin, "--partitions", "4", JOBS,
-                              STATUS,     DLQ ":2",       NULL};
-        check(pmw_proc_start(argv, &env->broker), "mock-broker");
-        check(pmw_proc_read_line(env->broker, 20000, env->bootstrap,
-                                 sizeof(env->bootstrap)),
-              "mock-broker bootstrap line");
+        const char *args[] = {"--partitions", "4",      JOBS,
+                              STATUS,         DLQ ":2", NULL};
+        pmw_test_start_broker(broker_bin, args, &env->broker, env->bootstrap,
+                              sizeof(env->bootstrap));
         const char *props[] = {"message.timeout.ms", "20000", NULL};
         check(pmw_ktest_producer_new(env->bootstrap, props, &env->producer),
               "producer");
