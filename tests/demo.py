@@ -157,6 +157,13 @@ def read_topic(kafka_tool, bootstrap, topic, expect=0, quiet_ms=300,
     return [json.loads(line) for line in out.stdout.splitlines() if line]
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values, p):
     if not values:
         return 0.0
@@ -221,6 +228,7 @@ def main():
         rng = random.Random(2026)
         jobs = sample_jobs(args.jobs, rng)
         log("== producing %d sample jobs to email.jobs" % len(jobs))
+        cpu0 = cpu_seconds(wp.pid)
         t0 = time.time()
         subprocess.run([kafka_tool, "produce", "-b", bootstrap,
                         "-t", "email.jobs"],
@@ -245,6 +253,7 @@ def main():
             time.sleep(0.5)
         if tty:
             sys.stdout.write("\n")
+        cpu = cpu_seconds(wp.pid) - cpu0
         statuses = read_topic(kafka_tool, bootstrap, "email.status",
                               expect=len(jobs), quiet_ms=1000,
                               timeout_ms=10000)
@@ -279,6 +288,9 @@ def main():
         log("   enqueue to status: p50 %.0f ms, p99 %.0f ms"
             % (percentile(latencies, 50) * 1000,
                percentile(latencies, 99) * 1000))
+        log("   worker CPU: %.0f us per job (embedded Kafka included; the "
+            "progress polling adds some)" % (cpu / max(len(statuses), 1) * 1e6))
+
         log("   status records:      %s/status.jsonl" % args.out_dir)
         log("   dead-letter records: %s/dlq.jsonl" % args.out_dir)
         shown = set()
