@@ -37,7 +37,7 @@ void pmw_bucket_init(pmw_bucket_t *b,
         b->last_us = now_us;
 }
 
-int64_t pmw_bucket_take(pmw_bucket_t *b, double n, int64_t now_us) {
+int64_t pmw_bucket_wait(pmw_bucket_t *b, double n, int64_t now_us) {
         double deficit_us, wait_us;
 
         if (b->rate <= 0)
@@ -46,10 +46,8 @@ int64_t pmw_bucket_take(pmw_bucket_t *b, double n, int64_t now_us) {
         /* Time until the bucket holds min(n, burst): a take larger than the
          * burst needs a full bucket, not n tokens (see the header). */
         deficit_us = (PMW_MIN(n, b->burst) - b->tokens) * 1e6 / b->rate;
-        if (deficit_us <= SLACK_US) {
-                b->tokens -= n;
+        if (deficit_us <= SLACK_US)
                 return 0;
-        }
         wait_us = ceil(deficit_us - SLACK_US / 2);
         if (wait_us < 1)
                 return 1;
@@ -57,6 +55,13 @@ int64_t pmw_bucket_take(pmw_bucket_t *b, double n, int64_t now_us) {
         if (wait_us >= 9.2e18)
                 return INT64_MAX;
         return (int64_t)wait_us;
+}
+
+int64_t pmw_bucket_take(pmw_bucket_t *b, double n, int64_t now_us) {
+        int64_t wait = pmw_bucket_wait(b, n, now_us);
+        if (wait == 0 && b->rate > 0)
+                b->tokens -= n;
+        return wait;
 }
 
 void pmw_bucket_set_rate(pmw_bucket_t *b, double rate_per_s, int64_t now_us) {

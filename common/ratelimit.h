@@ -47,7 +47,16 @@ void pmw_bucket_init(pmw_bucket_t *b,
                      int64_t now_us);
 
 /**
+ * @brief How long until a take of n tokens would be allowed, without
+ *        taking anything (for taking from two buckets at once).
+ * @returns 0 if allowed now, else microseconds (>= 1).
+ * @locks the caller's lock for this bucket MUST be held.
+ */
+int64_t pmw_bucket_wait(pmw_bucket_t *b, double n, int64_t now_us);
+
+/**
  * @brief Takes n tokens if the bucket allows it now.
+
  * @param n tokens wanted, > 0 (a batch's message count, or 1 request).
  * @returns 0 if taken; otherwise the microseconds (>= 1) after which the same
  *          take would be allowed at the current rate, and nothing is taken.

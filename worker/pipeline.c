@@ -554,6 +554,17 @@ static void dispatch(pmw_pipeline_t *p) {
                         slot_give(p);
                         continue;
                 }
+                /* Rate limits (CONTRACT 3.7): wait for the server's
+                 * tokens without holding up other servers' batches. */
+                int64_t now  = pmw_clock_mono_us();
+                int64_t wait = pmw_servers_rate_take(
+                    p->servers, batch->server_idx, batch->cnt, now);
+                if (wait > 0) {
+                        batch->not_before_us = now + wait;
+                        queue_push(&p->waiting, batch);
+                        slot_give(p);
+                        continue;
+                }
                 send_batch(p, batch);
         }
 }
@@ -649,6 +660,9 @@ static void result_per_message(pmw_pipeline_t *p,
                                res->submitted_at);
                         break;
                 case PMW_OUTCOME_RETRY:
+                        if (v.rate_limited && !again)
+                                pmw_servers_rate_throttled(p->servers, srv,
+                                                           pmw_clock_mono_us());
                         bucket_push(p, &again, batch, job);
                         break;
                 case PMW_OUTCOME_HOLD:
@@ -691,6 +705,7 @@ static void handle_result(pmw_pipeline_t *p,
         case PMW_OUTCOME_PER_MESSAGE:
                 ok = true;
                 pmw_servers_success(p->servers, srv);
+                pmw_servers_rate_success(p->servers, srv, now);
                 result_per_message(p, batch, resp);
                 break;
         case PMW_OUTCOME_SPLIT:
@@ -725,8 +740,11 @@ static void handle_result(pmw_pipeline_t *p,
                 break;
         case PMW_OUTCOME_RETRY:
         default:
+                if (verdict->rate_limited)
+                        pmw_servers_rate_throttled(p->servers, srv, now);
                 if (batch->cnt)
                         result_retry(p, batch, resp, verdict);
+
                 else
                         pmw_batch_destroy(batch);
                 break;

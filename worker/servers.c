@@ -12,6 +12,8 @@
 #include "common/backoff.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/ratectl.h"
+#include "common/ratelimit.h"
 
 typedef struct server_s {
         const pmw_server_conf_t *conf; /* borrowed from the config */
@@ -24,6 +26,10 @@ typedef struct server_s {
         unsigned probes;               /* failed probes; protected by lock */
         int64_t next_probe_us;         /* protected by lock */
         long waiting;                  /* held jobs; protected by lock */
+        pmw_bucket_t msg_bucket;       /* protected by lock */
+        pmw_bucket_t req_bucket;       /* protected by lock */
+        pmw_ratectl_t msg_ctl;         /* protected by lock */
+        pmw_ratectl_t req_ctl;         /* protected by lock */
 } server_t;
 
 struct pmw_servers_s {
@@ -40,10 +46,19 @@ pmw_servers_t *pmw_servers_new(const pmw_config_t *cfg, uint64_t seed) {
         s->cnt           = cfg->postmark.server_cnt;
         s->servers       = pmw_calloc(s->cnt ? s->cnt : 1, sizeof(*s->servers));
         s->rng           = seed;
+        double mps       = cfg->rate_limit.messages_per_second;
+        double rps       = cfg->rate_limit.requests_per_second;
         for (size_t i = 0; i < s->cnt; i++) {
-                s->servers[i].conf = &cfg->postmark.servers[i];
-                s->servers[i].token =
-                    pmw_strdup(cfg->postmark.servers[i].token);
+                server_t *srv = &s->servers[i];
+                srv->conf     = &cfg->postmark.servers[i];
+                srv->token    = pmw_strdup(cfg->postmark.servers[i].token);
+                /* A burst of one full batch: with the buckets' debt rule
+                 * the long-run rate is exact whatever the batch size. */
+                pmw_bucket_init(&srv->msg_bucket, mps,
+                                (double)cfg->batch.max_messages, 0);
+                pmw_bucket_init(&srv->req_bucket, rps, 1, 0);
+                pmw_ratectl_init(&srv->msg_ctl, mps, 0);
+                pmw_ratectl_init(&srv->req_ctl, rps, 0);
         }
         pthread_mutex_init(&s->lock, NULL);
         return s;
@@ -293,5 +308,87 @@ long pmw_servers_waiting(pmw_servers_t *s, int idx) {
 void pmw_servers_probe_cancel(pmw_servers_t *s, int idx) {
         pthread_mutex_lock(&s->lock);
         s->servers[idx].probing = false;
+        pthread_mutex_unlock(&s->lock);
+}
+
+int64_t pmw_servers_rate_take(pmw_servers_t *s,
+                              int idx,
+                              size_t messages,
+                              int64_t now_us) {
+        server_t *srv = &s->servers[idx];
+        pthread_mutex_lock(&s->lock);
+        int64_t wait =
+            PMW_MAX(pmw_bucket_wait(&srv->msg_bucket, (double)messages, now_us),
+                    pmw_bucket_wait(&srv->req_bucket, 1, now_us));
+        if (wait == 0) {
+                (void)pmw_bucket_take(&srv->msg_bucket, (double)messages,
+                                      now_us);
+                (void)pmw_bucket_take(&srv->req_bucket, 1, now_us);
+                pmw_ratectl_sent(&srv->msg_ctl, (double)messages, now_us);
+                pmw_ratectl_sent(&srv->req_ctl, 1, now_us);
+        }
+        pthread_mutex_unlock(&s->lock);
+        return wait;
+}
+
+/* Applies the controllers' limits to the buckets. Called under lock. */
+static void apply_rates(server_t *srv, int64_t now_us) {
+        pmw_bucket_set_rate(&srv->msg_bucket, pmw_ratectl_rate(&srv->msg_ctl),
+                            now_us);
+        pmw_bucket_set_rate(&srv->req_bucket, pmw_ratectl_rate(&srv->req_ctl),
+                            now_us);
+}
+
+/* One rate for a log line: "750 messages/s" or "no messages/s limit". */
+static void rate_text(char *buf, size_t size, double rate, const char *unit) {
+        if (rate > 0)
+                snprintf(buf, size, "%.0f %s/s", rate, unit);
+        else
+                snprintf(buf, size, "no %s/s limit", unit);
+}
+
+/* Both rates of the server for a log line. Called under lock. */
+static void describe_rates(const server_t *srv, char *buf, size_t size) {
+        char m[48], r[48];
+        rate_text(m, sizeof(m), pmw_ratectl_rate(&srv->msg_ctl), "messages");
+        rate_text(r, sizeof(r), pmw_ratectl_rate(&srv->req_ctl), "requests");
+        snprintf(buf, size, "%s, %s", m, r);
+}
+
+void pmw_servers_rate_throttled(pmw_servers_t *s, int idx, int64_t now_us) {
+        server_t *srv = &s->servers[idx];
+        pthread_mutex_lock(&s->lock);
+        bool changed = pmw_ratectl_throttled(&srv->msg_ctl, now_us);
+        changed      = pmw_ratectl_throttled(&srv->req_ctl, now_us) || changed;
+        if (changed) {
+                char text[128];
+                apply_rates(srv, now_us);
+                describe_rates(srv, text, sizeof(text));
+                pmw_log(PMW_LOG_WARN, "rate",
+                        "server %s: Postmark answered 429; sending at most "
+                        "%s",
+                        srv->conf->name, text);
+        }
+        pthread_mutex_unlock(&s->lock);
+}
+
+void pmw_servers_rate_success(pmw_servers_t *s, int idx, int64_t now_us) {
+        server_t *srv = &s->servers[idx];
+        pthread_mutex_lock(&s->lock);
+        bool changed = pmw_ratectl_success(&srv->msg_ctl, now_us);
+        changed      = pmw_ratectl_success(&srv->req_ctl, now_us) || changed;
+        if (changed) {
+                char text[128];
+                apply_rates(srv, now_us);
+                describe_rates(srv, text, sizeof(text));
+                double m = pmw_ratectl_rate(&srv->msg_ctl);
+                double r = pmw_ratectl_rate(&srv->req_ctl);
+                /* Back where configuration put it: worth a NOTICE. */
+                bool home = m == s->cfg->rate_limit.messages_per_second &&
+                            r == s->cfg->rate_limit.requests_per_second;
+                pmw_log(home ? PMW_LOG_NOTICE : PMW_LOG_DEBUG, "rate",
+                        "server %s: rate %s %s", srv->conf->name,
+                        home ? "back to" : "raised to", text);
+        }
         pthread_mutex_unlock(&s->lock);
 }

@@ -111,7 +111,33 @@ void pmw_servers_add_waiting(pmw_servers_t *servers, int idx, long delta);
 /** @returns jobs waiting for the server's hold to end. */
 long pmw_servers_waiting(pmw_servers_t *servers, int idx);
 
+/*
+ * Rate limits (CONTRACT 3.7): per server, a token bucket for messages per
+ * second and one for requests per second (rate_limit.*; 0 = unlimited),
+ * each behind a 429 controller (common/ratectl.h), shared by every
+ * pipeline of the process.
+ */
+
+/**
+ * @brief Takes the tokens for one request of `messages` messages from both
+ *        buckets, or none.
+ * @returns 0 if the request may go now; else microseconds to wait.
+ */
+int64_t pmw_servers_rate_take(pmw_servers_t *servers,
+                              int idx,
+                              size_t messages,
+                              int64_t now_us);
+
+/** @brief A 429: lowers the server's rates (logged when they change). */
+void pmw_servers_rate_throttled(pmw_servers_t *servers,
+                                int idx,
+                                int64_t now_us);
+
+/** @brief A request that went through: the rates may recover. */
+void pmw_servers_rate_success(pmw_servers_t *servers, int idx, int64_t now_us);
+
 /** @brief Ends a claimed probe that sent nothing (its jobs had expired or
+
  *         been revoked): the schedule is unchanged. */
 void pmw_servers_probe_cancel(pmw_servers_t *servers, int idx);
 
