@@ -46,6 +46,8 @@
 #define CONSUME_BUDGET 2000
 /* How often an unreachable Kafka is asked for metadata. */
 #define REACH_CHECK_US (2 * 1000000)
+/* How often the consumer lag is computed for /metrics. */
+#define LAG_INTERVAL_US (1000 * 1000)
 /* Stored offsets are committed at most this often (asynchronously). After
  * a crash, jobs finished since the last commit are processed again
  * (CONTRACT 3.2 allows that only for jobs "in flight"), so librdkafka's 5 s
@@ -73,6 +75,8 @@ struct pmw_pipeline_s {
         pmw_publisher_t *pub;
         pmw_servers_t *servers;
         atomic_long *slots; /* shared: free request slots */
+        pmw_metrics_t *metrics;
+        int64_t last_lag_us;
         rd_kafka_t *consumer;
         rd_kafka_queue_t *cq;
         int evfd[2]; /* the consumer queue's event pipe */
@@ -106,6 +110,8 @@ struct pmw_pipeline_s {
         atomic_bool stop;
         atomic_bool joined;
         atomic_bool reachable;
+        atomic_size_t jobs_gauge; /* p->jobs, for /metrics */
+        atomic_int_fast64_t lag;  /* -1 while unknown */
 };
 
 /*
@@ -277,6 +283,8 @@ static void take_acked(pmw_pipeline_t *p) {
 
         while (job) {
                 pmw_job_t *next = job->next;
+                if (!job->ack_failed)
+                        pmw_metrics_job(p->metrics, job->status);
                 if (!job->ack_failed && !is_stale(p, job))
                         job_done(p, job);
                 forget_job(p, job);
@@ -480,6 +488,9 @@ static void on_done(void *opaque,
         pmw_pipeline_t *p  = batch->owner;
         p->in_flight--;
         slot_give(p);
+        atomic_fetch_sub(&p->metrics->inflight, 1);
+        pmw_metrics_request(p->metrics, batch->endpoint, resp->http_status,
+                            batch->cnt, attempt_us);
         pmw_log(PMW_LOG_INFO, "batch",
                 "pipeline %d: server=%s %s messages=%zu status=%d "
                 "verdict=%s %" PRId64 " ms%s",
@@ -513,10 +524,12 @@ static void send_batch(pmw_pipeline_t *p, pmw_batch_t *batch) {
                 pmw_error_destroy(err);
                 pmw_verdict_t verdict = pmw_classify_request(&resp);
                 p->in_flight++;
+                atomic_fetch_add(&p->metrics->inflight, 1);
                 on_done(batch, &resp, &verdict, 0);
                 return;
         }
         p->in_flight++;
+        atomic_fetch_add(&p->metrics->inflight, 1);
 }
 
 static void hold_batch(pmw_pipeline_t *p, pmw_batch_t *batch) {
@@ -560,6 +573,8 @@ static void dispatch(pmw_pipeline_t *p) {
                 int64_t wait = pmw_servers_rate_take(
                     p->servers, batch->server_idx, batch->cnt, now);
                 if (wait > 0) {
+                        pmw_metrics_add(
+                            &p->metrics->rate_waits[batch->server_idx], 1);
                         batch->not_before_us = now + wait;
                         queue_push(&p->waiting, batch);
                         slot_give(p);
@@ -577,6 +592,7 @@ retry_later(pmw_pipeline_t *p, pmw_batch_t *batch, int64_t retry_after_ms) {
             p->cfg->retry.initial_backoff_ms, p->cfg->retry.max_backoff_ms,
             batch->retries, retry_after_ms, &p->rng);
         batch->not_before_us = pmw_clock_mono_us() + ms * 1000;
+        pmw_metrics_add(&p->metrics->retries, batch->cnt);
         queue_push(&p->waiting, batch);
 }
 
@@ -660,9 +676,11 @@ static void result_per_message(pmw_pipeline_t *p,
                                res->submitted_at);
                         break;
                 case PMW_OUTCOME_RETRY:
-                        if (v.rate_limited && !again)
+                        if (v.rate_limited && !again) {
+                                pmw_metrics_add(&p->metrics->throttled[srv], 1);
                                 pmw_servers_rate_throttled(p->servers, srv,
                                                            pmw_clock_mono_us());
+                        }
                         bucket_push(p, &again, batch, job);
                         break;
                 case PMW_OUTCOME_HOLD:
@@ -720,7 +738,8 @@ static void handle_result(pmw_pipeline_t *p,
                         pmw_batch_destroy(batch);
                 } else {
                         pmw_batch_t *half = pmw_batch_split(batch, now);
-                        half->owner       = p;
+                        pmw_metrics_add(&p->metrics->splits, 1);
+                        half->owner = p;
                         pmw_log(PMW_LOG_INFO, "batch",
                                 "pipeline %d: %s: splitting %zu messages into "
                                 "%zu and %zu",
@@ -740,8 +759,10 @@ static void handle_result(pmw_pipeline_t *p,
                 break;
         case PMW_OUTCOME_RETRY:
         default:
-                if (verdict->rate_limited)
+                if (verdict->rate_limited) {
+                        pmw_metrics_add(&p->metrics->throttled[srv], 1);
                         pmw_servers_rate_throttled(p->servers, srv, now);
+                }
                 if (batch->cnt)
                         result_retry(p, batch, resp, verdict);
 
@@ -958,6 +979,8 @@ static void commit_sync(pmw_pipeline_t *p,
                         rd_kafka_topic_partition_list_t *offsets) {
         rd_kafka_resp_err_t err = rd_kafka_commit(p->consumer, offsets, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                pmw_metrics_add(&p->metrics->commit_failures, 1);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 pmw_log(PMW_LOG_WARN, "kafka", "pipeline %d: commit: %s", p->id,
                         rd_kafka_err2str(err));
 }
@@ -1099,6 +1122,9 @@ static void commit_cb(rd_kafka_t *rk,
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
                 atomic_store(&p->reachable, true);
         else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                pmw_metrics_add(&p->metrics->commit_failures, 1);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+            err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 pmw_log(PMW_LOG_WARN, "kafka", "pipeline %d: offset commit: %s",
                         p->id, rd_kafka_err2str(err));
 }
@@ -1108,6 +1134,47 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
         (void)rk;
         (void)level;
         pmw_log(PMW_LOG_DEBUG, "kafka", "%s: %s", fac, buf);
+}
+
+/* Consumer lag for /metrics: per assigned partition, the high watermark
+ * (cached from fetches, no request) minus the commit point, i.e. jobs
+ * read but not finished plus jobs not read yet. */
+static void update_lag(pmw_pipeline_t *p) {
+        int64_t now = pmw_clock_mono_us();
+        if (now - p->last_lag_us < LAG_INTERVAL_US)
+                return;
+        p->last_lag_us                         = now;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (rd_kafka_assignment(p->consumer, &parts))
+                return;
+        int64_t lag = 0;
+        bool known  = true;
+        for (int i = 0; i < parts->cnt; i++) {
+                int64_t low, high;
+                const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                if (rd_kafka_get_watermark_offsets(
+                        p->consumer, tp->topic, tp->partition, &low, &high) ||
+                    high < 0) {
+                        known = false;
+                        continue;
+                }
+                int64_t from = pmw_tracker_commit_offset(
+                    &part_get(p, tp->partition)->tracker);
+                if (from < 0) {
+                        rd_kafka_topic_partition_list_t *pos =
+                            rd_kafka_topic_partition_list_new(1);
+                        rd_kafka_topic_partition_list_add(pos, tp->topic,
+                                                          tp->partition);
+                        rd_kafka_position(p->consumer, pos);
+                        from = pos->elems[0].offset;
+                        rd_kafka_topic_partition_list_destroy(pos);
+                }
+                if (from < 0)
+                        from = low;
+                lag += PMW_MAX(high - from, (int64_t)0);
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+        atomic_store(&p->lag, known || lag > 0 ? lag : -1);
 }
 
 /* While Kafka is unreachable, ask for metadata now and then, so readiness
@@ -1192,7 +1259,9 @@ pmw_error_t *pmw_pipeline_new(const pmw_pipeline_opts_t *opts,
         p->pub                  = opts->pub;
         p->servers              = opts->servers;
         p->slots                = opts->slots;
-        p->rng                  = opts->seed;
+        p->metrics              = opts->metrics;
+        atomic_store(&p->lag, -1);
+        p->rng     = opts->seed;
         p->evfd[0] = p->evfd[1] = -1;
         p->acked_tail           = &p->acked_head;
         p->to_store             = rd_kafka_topic_partition_list_new(16);
@@ -1265,6 +1334,8 @@ pmw_error_t *pmw_pipeline_run(pmw_pipeline_t *p) {
                 bool more = consume(p);
                 update_pause(p);
                 check_reachable(p);
+                update_lag(p);
+                atomic_store(&p->jobs_gauge, p->jobs);
                 turn(p, false, more && !p->consume_paused ? 0 : 1000);
         }
         shutdown_drain(p);
@@ -1287,6 +1358,14 @@ bool pmw_pipeline_ready(pmw_pipeline_t *p, pmw_buf_t *reason) {
                 return false;
         }
         return true;
+}
+
+size_t pmw_pipeline_jobs(const pmw_pipeline_t *p) {
+        return atomic_load(&((pmw_pipeline_t *)p)->jobs_gauge);
+}
+
+int64_t pmw_pipeline_lag(const pmw_pipeline_t *p) {
+        return atomic_load(&((pmw_pipeline_t *)p)->lag);
 }
 
 size_t pmw_pipeline_left_open(const pmw_pipeline_t *p) {

@@ -38,6 +38,7 @@
 #include "common/error.h"
 #include "config/config.h"
 #include "worker/job.h"
+#include "worker/metrics.h"
 #include "worker/publisher.h"
 #include "worker/servers.h"
 
@@ -49,6 +50,7 @@ typedef struct pmw_pipeline_opts_s {
         bool embedded;           /* brokers are librdkafka's mock cluster */
         pmw_publisher_t *pub;    /* borrows */
         pmw_servers_t *servers;  /* borrows */
+        pmw_metrics_t *metrics;  /* borrows */
         atomic_long *slots;      /* borrows: free request slots of the
                                   * process (postmark.max_in_flight) */
         int id;                  /* for logs: "pipeline 0" */
@@ -84,6 +86,11 @@ void pmw_pipeline_acked(pmw_job_t *job);
  *          appended. Thread-safe.
  */
 bool pmw_pipeline_ready(pmw_pipeline_t *p, pmw_buf_t *reason);
+
+/** @returns jobs in memory and the consumer lag (-1 while unknown), for
+ *          /metrics. Thread-safe. */
+size_t pmw_pipeline_jobs(const pmw_pipeline_t *p);
+int64_t pmw_pipeline_lag(const pmw_pipeline_t *p);
 
 /** @returns jobs left open (uncommitted) when the last drain ended. */
 size_t pmw_pipeline_left_open(const pmw_pipeline_t *p);

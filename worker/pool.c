@@ -44,6 +44,7 @@
 #include "common/postmark_client.h"
 #include "worker/embedded.h"
 #include "worker/http.h"
+#include "worker/metrics.h"
 #include "worker/pipeline.h"
 #include "worker/publisher.h"
 #include "worker/servers.h"
@@ -69,6 +70,8 @@ typedef struct pool_s {
         size_t worker_cnt;
         pmw_http_t *http;
         atomic_long slots; /* postmark.max_in_flight, shared */
+        pmw_metrics_t metrics;
+        const char **server_names;
 } pool_t;
 
 static void *worker_main(void *opaque) {
@@ -93,6 +96,36 @@ static bool ready_cb(void *opaque, pmw_buf_t *reason) {
                 ready = false;
         }
         return ready;
+}
+
+/* Gauges for /metrics, read from their owners. Runs in libmicrohttpd's
+ * thread. */
+static void gauges_cb(void *opaque, pmw_metrics_gauges_t *g) {
+        pool_t *pool = opaque;
+        int64_t lag  = 0;
+        bool known   = true;
+        for (size_t i = 0; i < pool->worker_cnt; i++) {
+                int64_t l = pmw_pipeline_lag(pool->workers[i].pipeline);
+                if (l < 0)
+                        known = false;
+                else
+                        lag += l;
+                g->jobs_in_memory +=
+                    (int64_t)pmw_pipeline_jobs(pool->workers[i].pipeline);
+        }
+        g->consumer_lag = known ? lag : -1;
+        g->status_queue = pmw_publisher_outstanding(pool->pub);
+        for (size_t s = 0; s < pool->metrics.server_cnt; s++)
+                g->held[s] = pmw_servers_is_held(pool->servers, (int)s);
+        pmw_buf_t reason;
+        pmw_buf_init(&reason, 4096);
+        g->ready = ready_cb(pool, &reason);
+        pmw_buf_cleanup(&reason);
+}
+
+static void metrics_cb(void *opaque, pmw_buf_t *out) {
+        pool_t *pool = opaque;
+        pmw_metrics_render(&pool->metrics, out);
 }
 
 static pmw_error_t *start(pool_t *pool, const char **bootstrapp) {
@@ -122,9 +155,15 @@ static pmw_error_t *start(pool_t *pool, const char **bootstrapp) {
 
         uint64_t seed =
             (uint64_t)pmw_clock_wall_ms() ^ ((uint64_t)getpid() << 32);
-        pool->servers = pmw_servers_new(cfg, seed);
-        err =
-            pmw_publisher_new(cfg, *bootstrapp, pmw_pipeline_acked, &pool->pub);
+        pool->servers      = pmw_servers_new(cfg, seed);
+        pool->server_names = pmw_calloc(cfg->postmark.server_cnt + 1,
+                                        sizeof(*pool->server_names));
+        for (size_t i = 0; i < cfg->postmark.server_cnt; i++)
+                pool->server_names[i] = cfg->postmark.servers[i].name;
+        pmw_metrics_init(&pool->metrics, pool->server_names,
+                         cfg->postmark.server_cnt, gauges_cb, pool);
+        err = pmw_publisher_new(cfg, *bootstrapp, pmw_pipeline_acked,
+                                &pool->metrics, &pool->pub);
         if (err)
                 return err;
 
@@ -137,6 +176,7 @@ static pmw_error_t *start(pool_t *pool, const char **bootstrapp) {
                                             .pub       = pool->pub,
                                             .servers   = pool->servers,
                                             .slots     = &pool->slots,
+                                            .metrics   = &pool->metrics,
                                             .id        = (int)i,
                                             .seed      = seed + i + 1};
                 err = pmw_pipeline_new(&opts, &pool->workers[i].pipeline);
@@ -145,14 +185,16 @@ static pmw_error_t *start(pool_t *pool, const char **bootstrapp) {
         }
 
         if (*cfg->http.listen) {
-                pmw_http_opts_t hopts = {.listen = cfg->http.listen,
-                                         .ready  = ready_cb,
-                                         .opaque = pool};
+                pmw_http_opts_t hopts = {.listen  = cfg->http.listen,
+                                         .ready   = ready_cb,
+                                         .metrics = metrics_cb,
+                                         .opaque  = pool};
                 err                   = pmw_http_start(&hopts, &pool->http);
                 if (err)
                         return err;
                 pmw_log(PMW_LOG_NOTICE, "http",
-                        "health endpoint on %s (port %d): /healthz, /ready",
+                        "health endpoint on %s (port %d): /healthz, /ready, "
+                        "/metrics",
                         cfg->http.listen, pmw_http_port(pool->http));
         }
 
@@ -247,6 +289,7 @@ pmw_error_t *pmw_pool_run(const pmw_config_t *cfg) {
         for (size_t i = 0; i < pool.worker_cnt; i++)
                 pmw_pipeline_destroy(pool.workers[i].pipeline);
         free(pool.workers);
+        free(pool.server_names);
         pmw_publisher_destroy(pool.pub);
         pmw_servers_destroy(pool.servers);
         pmw_embedded_stop(pool.embedded);

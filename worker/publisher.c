@@ -30,6 +30,7 @@ struct pmw_publisher_s {
         rd_kafka_t *rk;
         const pmw_config_t *cfg; /* immutable */
         pmw_publisher_acked_fn *acked;
+        pmw_metrics_t *metrics; /* borrowed */
         atomic_int outstanding;
         atomic_bool fatal;   /* a record could not even be queued */
         atomic_bool closing; /* give up on failed records */
@@ -92,6 +93,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque) {
         return;
 
 failed:
+        pmw_metrics_add(&pub->metrics->publish_failures, 1);
         if (dlq && !job->dlq_truncated &&
             (rkm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
              rkm->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE)) {
@@ -115,6 +117,7 @@ failed:
 pmw_error_t *pmw_publisher_new(const pmw_config_t *cfg,
                                const char *bootstrap,
                                pmw_publisher_acked_fn *acked,
+                               pmw_metrics_t *metrics,
                                pmw_publisher_t **pubp) {
         rd_kafka_conf_t *conf = NULL;
         char errstr[512];
@@ -132,6 +135,7 @@ pmw_error_t *pmw_publisher_new(const pmw_config_t *cfg,
         pmw_publisher_t *pub = pmw_calloc(1, sizeof(*pub));
         pub->cfg             = cfg;
         pub->acked           = acked;
+        pub->metrics         = metrics;
         rd_kafka_conf_set_opaque(conf, pub);
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
         rd_kafka_conf_set_log_cb(conf, log_cb);

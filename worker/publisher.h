@@ -40,6 +40,7 @@
 #include "common/error.h"
 #include "config/config.h"
 #include "worker/job.h"
+#include "worker/metrics.h"
 
 typedef struct pmw_publisher_s pmw_publisher_t;
 
@@ -53,6 +54,7 @@ typedef void(pmw_publisher_acked_fn)(pmw_job_t *job);
 pmw_error_t *pmw_publisher_new(const pmw_config_t *cfg,
                                const char *bootstrap,
                                pmw_publisher_acked_fn *acked,
+                               pmw_metrics_t *metrics,
                                pmw_publisher_t **pubp) PMW_WARN_UNUSED;
 
 /**
