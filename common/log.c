@@ -124,6 +124,60 @@ static void mask_secrets(pmw_buf_t *text) {
         }
 }
 
+static bool is_key_char(char c, bool first) {
+        return (c >= 'a' && c <= 'z') || c == '_' ||
+               (!first && c >= '0' && c <= '9');
+}
+
+/* JSON lines get the message's context as fields: log lines start with
+ * "key=value" words (job=..., partition=..., offset=..., status=...), then
+ * ": " and free text. Only the words before the first ": " are read, so
+ * text quoted from Postmark or a job cannot add fields. Values are strings,
+ * or numbers when they are plain integers. */
+static void append_context(pmw_buf_t *line, const char *msg, size_t len) {
+        const char *end = msg + len;
+        for (const char *p = msg; p + 1 < end; p++) {
+                if (p[0] == ':' && p[1] == ' ') {
+                        end = p;
+                        break;
+                }
+        }
+        const char *p = msg;
+        while (p < end) {
+                while (p < end && *p == ' ')
+                        p++;
+                const char *word = p;
+                while (p < end && *p != ' ')
+                        p++;
+                const char *eq = memchr(word, '=', (size_t)(p - word));
+                if (!eq || eq == word || eq + 1 == p)
+                        continue;
+                bool key_ok = true;
+                for (const char *k = word; k < eq && key_ok; k++)
+                        key_ok = is_key_char(*k, k == word);
+                /* "msg", "time", "level" and "event" are the line's own. */
+                size_t klen = (size_t)(eq - word);
+                if (!key_ok || (klen == 3 && !memcmp(word, "msg", 3)) ||
+                    (klen == 4 && !memcmp(word, "time", 4)) ||
+                    (klen == 5 && !memcmp(word, "level", 5)) ||
+                    (klen == 5 && !memcmp(word, "event", 5)))
+                        continue;
+                const char *val = eq + 1;
+                size_t vlen     = (size_t)(p - val);
+                pmw_buf_append_char(line, ',');
+                pmw_buf_append_json_str(line, word, klen);
+                pmw_buf_append_char(line, ':');
+                bool number = vlen < 19;
+                for (size_t i = 0; i < vlen && number; i++)
+                        number = (val[i] >= '0' && val[i] <= '9') ||
+                                 (i == 0 && val[i] == '-' && vlen > 1);
+                if (number && !(vlen > 1 && val[0] == '0'))
+                        pmw_buf_append(line, val, vlen);
+                else
+                        pmw_buf_append_json_str(line, val, vlen);
+        }
+}
+
 static void emit(const char *line, size_t len) {
         if (log_sink) {
                 log_sink(log_sink_opaque, line, len);
@@ -176,8 +230,9 @@ void pmw_log_write(pmw_log_level_t level,
                 pmw_buf_append_str(&line, ts);
                 pmw_buf_append_str(&line, "\",\"level\":\"");
                 pmw_buf_append_str(&line, pmw_log_level_name(level));
-                pmw_buf_append_str(&line, "\",\"fac\":");
+                pmw_buf_append_str(&line, "\",\"event\":");
                 pmw_buf_append_json_str(&line, fac, strlen(fac));
+                append_context(&line, pmw_buf_ptr(&text), pmw_buf_len(&text));
                 pmw_buf_append_str(&line, ",\"msg\":");
                 pmw_buf_append_json_str(&line, pmw_buf_ptr(&text),
                                         pmw_buf_len(&text));

@@ -244,7 +244,7 @@ static void store_offsets(pmw_pipeline_t *p) {
                     rd_kafka_offsets_store(p->consumer, p->to_store);
                 if (err)
                         pmw_log(PMW_LOG_WARN, "kafka",
-                                "pipeline %d: storing offsets: %s", p->id,
+                                "pipeline=%d: storing offsets: %s", p->id,
                                 rd_kafka_err2str(err));
                 rd_kafka_topic_partition_list_destroy(p->to_store);
                 p->to_store   = rd_kafka_topic_partition_list_new(16);
@@ -420,7 +420,7 @@ static bool consume(pmw_pipeline_t *p) {
                 if (rkm->err) {
                         if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                                 pmw_log(PMW_LOG_WARN, "kafka",
-                                        "pipeline %d: consumer: %s", p->id,
+                                        "pipeline=%d: consumer: %s", p->id,
                                         rd_kafka_message_errstr(rkm));
                 } else {
                         atomic_store(&p->reachable, true);
@@ -445,12 +445,12 @@ static void set_paused(pmw_pipeline_t *p, bool pause, const char *why) {
             pause ? rd_kafka_pause_partitions(p->consumer, parts)
                   : rd_kafka_resume_partitions(p->consumer, parts);
         if (err)
-                pmw_log(PMW_LOG_WARN, "kafka", "pipeline %d: %s: %s", p->id,
+                pmw_log(PMW_LOG_WARN, "kafka", "pipeline=%d: %s: %s", p->id,
                         pause ? "pause" : "resume", rd_kafka_err2str(err));
         rd_kafka_topic_partition_list_destroy(parts);
         if (pause != p->consume_paused)
                 pmw_log(PMW_LOG_NOTICE, "pipeline",
-                        "pipeline %d: consumption %s (%s)", p->id,
+                        "pipeline=%d: consumption %s (%s)", p->id,
                         pause ? "paused" : "resumed", why);
         p->consume_paused = pause;
 }
@@ -492,12 +492,12 @@ static void on_done(void *opaque,
         pmw_metrics_request(p->metrics, batch->endpoint, resp->http_status,
                             batch->cnt, attempt_us);
         pmw_log(PMW_LOG_INFO, "batch",
-                "pipeline %d: server=%s %s messages=%zu status=%d "
-                "verdict=%s %" PRId64 " ms%s",
+                "pipeline=%d server=%s endpoint=%s messages=%zu "
+                "http_status=%d verdict=%s ms=%" PRId64 " probe=%s",
                 p->id, pmw_servers_name(p->servers, batch->server_idx),
                 pmw_endpoint_path(batch->endpoint), batch->cnt,
                 resp->http_status, pmw_outcome_name(verdict->outcome),
-                attempt_us / 1000, batch->probe ? " (probe)" : "");
+                attempt_us / 1000, batch->probe ? "yes" : "no");
         pmw_batch_drop_body(batch);
         handle_result(p, batch, resp, verdict);
         pmw_response_cleanup(resp);
@@ -741,10 +741,11 @@ static void handle_result(pmw_pipeline_t *p,
                         pmw_metrics_add(&p->metrics->splits, 1);
                         half->owner = p;
                         pmw_log(PMW_LOG_INFO, "batch",
-                                "pipeline %d: %s: splitting %zu messages into "
-                                "%zu and %zu",
-                                p->id, resp->message, batch->cnt + half->cnt,
-                                batch->cnt, half->cnt);
+                                "pipeline=%d server=%s messages=%zu "
+                                "halves=%zu+%zu: split after: %s",
+                                p->id, pmw_servers_name(p->servers, srv),
+                                batch->cnt + half->cnt, batch->cnt, half->cnt,
+                                resp->message);
                         queue_push_front(&p->ready, half);
                         queue_push_front(&p->ready, batch);
                 }
@@ -981,7 +982,7 @@ static void commit_sync(pmw_pipeline_t *p,
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 pmw_metrics_add(&p->metrics->commit_failures, 1);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-                pmw_log(PMW_LOG_WARN, "kafka", "pipeline %d: commit: %s", p->id,
+                pmw_log(PMW_LOG_WARN, "kafka", "pipeline=%d: commit: %s", p->id,
                         rd_kafka_err2str(err));
 }
 
@@ -994,7 +995,7 @@ static void log_partitions(pmw_pipeline_t *p,
                 used += (size_t)snprintf(list + used, sizeof(list) - used,
                                          "%s%" PRId32, i ? "," : "",
                                          parts->elems[i].partition);
-        pmw_log(PMW_LOG_NOTICE, "kafka", "pipeline %d: %s %d partition%s%s%s",
+        pmw_log(PMW_LOG_NOTICE, "kafka", "pipeline=%d: %s %d partition%s%s%s",
                 p->id, what, parts->cnt, parts->cnt == 1 ? "" : "s",
                 parts->cnt ? ": " : "", list);
 }
@@ -1016,11 +1017,11 @@ static void on_assign(pmw_pipeline_t *p,
         else
                 err = rd_kafka_assign(p->consumer, parts);
         if (error) {
-                pmw_log(PMW_LOG_ERROR, "kafka", "pipeline %d: assign: %s",
+                pmw_log(PMW_LOG_ERROR, "kafka", "pipeline=%d: assign: %s",
                         p->id, rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
         } else if (err) {
-                pmw_log(PMW_LOG_ERROR, "kafka", "pipeline %d: assign: %s",
+                pmw_log(PMW_LOG_ERROR, "kafka", "pipeline=%d: assign: %s",
                         p->id, rd_kafka_err2str(err));
         }
         if (p->consume_paused && parts->cnt)
@@ -1072,7 +1073,7 @@ static void on_revoke(pmw_pipeline_t *p,
         purge_stale(p);
         if (open)
                 pmw_log(PMW_LOG_WARN, "pipeline",
-                        "pipeline %d: %zu jobs of revoked partitions were not "
+                        "pipeline=%d: %zu jobs of revoked partitions were not "
                         "finished in time; left uncommitted for the next "
                         "owner",
                         p->id, open);
@@ -1108,7 +1109,7 @@ consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
         (void)rk;
         if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
                 atomic_store(&p->reachable, false);
-        pmw_log(PMW_LOG_WARN, "kafka", "pipeline %d: consumer: %s: %s", p->id,
+        pmw_log(PMW_LOG_WARN, "kafka", "pipeline=%d: consumer: %s: %s", p->id,
                 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
@@ -1125,7 +1126,7 @@ static void commit_cb(rd_kafka_t *rk,
                 pmw_metrics_add(&p->metrics->commit_failures, 1);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
             err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-                pmw_log(PMW_LOG_WARN, "kafka", "pipeline %d: offset commit: %s",
+                pmw_log(PMW_LOG_WARN, "kafka", "pipeline=%d: offset commit: %s",
                         p->id, rd_kafka_err2str(err));
 }
 
@@ -1305,7 +1306,7 @@ static void shutdown_drain(pmw_pipeline_t *p) {
             pmw_clock_mono_us() + p->cfg->workers.shutdown_timeout_ms * 1000;
         p->drain_deadline_us = deadline;
         pmw_log(PMW_LOG_NOTICE, "pipeline",
-                "pipeline %d: stopping: %zu jobs in hand, %zu requests in "
+                "pipeline=%d: stopping: %zu jobs in hand, %zu requests in "
                 "flight; draining for up to %" PRId64 " ms",
                 p->id, p->jobs, p->in_flight,
                 p->cfg->workers.shutdown_timeout_ms);
@@ -1317,7 +1318,7 @@ static void shutdown_drain(pmw_pipeline_t *p) {
         p->left_open += p->jobs;
         if (p->jobs)
                 pmw_log(PMW_LOG_WARN, "pipeline",
-                        "pipeline %d: %zu jobs not finished within "
+                        "pipeline=%d: %zu jobs not finished within "
                         "workers.shutdown_timeout_ms; left uncommitted for "
                         "the next owner",
                         p->id, p->jobs);
@@ -1328,7 +1329,7 @@ static void shutdown_drain(pmw_pipeline_t *p) {
 
 pmw_error_t *pmw_pipeline_run(pmw_pipeline_t *p) {
         pmw_log(PMW_LOG_NOTICE, "pipeline",
-                "pipeline %d: consuming %s in group %s", p->id,
+                "pipeline=%d: consuming %s in group %s", p->id,
                 p->cfg->kafka.jobs_topic, p->cfg->kafka.group_id);
         while (!atomic_load(&p->stop) && !p->fatal) {
                 bool more = consume(p);
@@ -1353,7 +1354,7 @@ bool pmw_pipeline_ready(pmw_pipeline_t *p, pmw_buf_t *reason) {
                 return false;
         }
         if (!atomic_load(&p->reachable)) {
-                pmw_buf_appendf(reason, "pipeline %d: Kafka is unreachable",
+                pmw_buf_appendf(reason, "pipeline=%d: Kafka is unreachable",
                                 p->id);
                 return false;
         }

@@ -124,7 +124,7 @@ static void hold_locked(pmw_servers_t *s,
                         srv->reason = reason;
                         snprintf(srv->why, sizeof(srv->why), "%s", why);
                         pmw_log(PMW_LOG_WARN, "hold",
-                                "server %s still on hold, now (%s): %s",
+                                "server=%s hold=%s: still on hold, now for: %s",
                                 srv->conf->name, pmw_hold_reason_name(reason),
                                 why);
                 }
@@ -136,10 +136,11 @@ static void hold_locked(pmw_servers_t *s,
         snprintf(srv->why, sizeof(srv->why), "%s", why);
         schedule_probe(s, srv, now_us);
         pmw_log(PMW_LOG_ERROR, "hold",
-                "server %s on hold (%s): %s; consumption paused, jobs kept; "
-                "probing from %" PRId64 " ms on",
-                srv->conf->name, pmw_hold_reason_name(reason), why,
-                (srv->next_probe_us - now_us) / 1000);
+                "server=%s hold=%s probe_in_ms=%" PRId64
+                ": on hold, consumption "
+                "paused, jobs kept: %s",
+                srv->conf->name, pmw_hold_reason_name(reason),
+                (srv->next_probe_us - now_us) / 1000, why);
 }
 
 bool pmw_servers_success(pmw_servers_t *s, int idx) {
@@ -151,10 +152,11 @@ bool pmw_servers_success(pmw_servers_t *s, int idx) {
                 srv->held   = false;
                 srv->reason = PMW_HOLD_NONE;
                 released    = true;
-                pmw_log(PMW_LOG_NOTICE, "hold",
-                        "server %s released after %u failed probes: "
-                        "Postmark accepts requests again",
-                        srv->conf->name, srv->probes);
+                pmw_log(
+                    PMW_LOG_NOTICE, "hold",
+                    "server=%s failed_probes=%u: released, Postmark accepts "
+                    "requests again",
+                    srv->conf->name, srv->probes);
         }
         pthread_mutex_unlock(&s->lock);
         return released;
@@ -230,7 +232,7 @@ static void reread_token(server_t *srv) {
         pmw_error_t *err =
             pmw_config_read_token_file(srv->conf->token_file, &token);
         if (err) {
-                pmw_log(PMW_LOG_WARN, "hold", "server %s: %s", srv->conf->name,
+                pmw_log(PMW_LOG_WARN, "hold", "server=%s: %s", srv->conf->name,
                         pmw_error_string(err));
                 pmw_error_destroy(err);
                 return;
@@ -238,7 +240,7 @@ static void reread_token(server_t *srv) {
         pmw_log_add_secret(token);
         if (strcmp(token, srv->token)) {
                 pmw_log(PMW_LOG_NOTICE, "hold",
-                        "server %s: token_file %s has a new token; probing "
+                        "server=%s: token_file %s has a new token; probing "
                         "with it",
                         srv->conf->name, srv->conf->token_file);
                 free(srv->token);
@@ -272,8 +274,8 @@ void pmw_servers_probe_done(pmw_servers_t *s,
                 srv->probes++;
                 schedule_probe(s, srv, now_us);
                 pmw_log(PMW_LOG_WARN, "hold",
-                        "server %s still on hold after probe %u; next in "
-                        "%" PRId64 " ms",
+                        "server=%s probe=%u next_probe_in_ms=%" PRId64
+                        ": still on hold",
                         srv->conf->name, srv->probes,
                         (srv->next_probe_us - now_us) / 1000);
         }
@@ -365,7 +367,7 @@ void pmw_servers_rate_throttled(pmw_servers_t *s, int idx, int64_t now_us) {
                 apply_rates(srv, now_us);
                 describe_rates(srv, text, sizeof(text));
                 pmw_log(PMW_LOG_WARN, "rate",
-                        "server %s: Postmark answered 429; sending at most "
+                        "server=%s: Postmark answered 429; sending at most "
                         "%s",
                         srv->conf->name, text);
         }
@@ -387,7 +389,7 @@ void pmw_servers_rate_success(pmw_servers_t *s, int idx, int64_t now_us) {
                 bool home = m == s->cfg->rate_limit.messages_per_second &&
                             r == s->cfg->rate_limit.requests_per_second;
                 pmw_log(home ? PMW_LOG_NOTICE : PMW_LOG_DEBUG, "rate",
-                        "server %s: rate %s %s", srv->conf->name,
+                        "server=%s: rate %s %s", srv->conf->name,
                         home ? "back to" : "raised to", text);
         }
         pthread_mutex_unlock(&s->lock);

@@ -79,11 +79,46 @@ static void test_json_format(void **state) {
         assert_non_null(obj);
         assert_string_equal(json_string_value(json_object_get(obj, "level")),
                             "info");
-        assert_string_equal(json_string_value(json_object_get(obj, "fac")),
+        assert_string_equal(json_string_value(json_object_get(obj, "event")),
                             "kafka");
         assert_string_equal(json_string_value(json_object_get(obj, "msg")),
                             "quote \" **** tab\t");
         assert_non_null(json_string_value(json_object_get(obj, "time")));
+        json_decref(obj);
+        pmw_log_setup(PMW_LOG_NOTICE, PMW_LOG_FORMAT_TEXT);
+}
+
+static void test_json_context_fields(void **state) {
+        (void)state;
+        pmw_log_setup(PMW_LOG_INFO, PMW_LOG_FORMAT_JSON);
+        pmw_log(PMW_LOG_INFO, "job",
+                "job=order-7 partition=3 offset=0012 status=sent attempt=-2 "
+                "1x=no msg=no bare words: text a=b, c=d");
+        json_error_t jerr;
+        json_t *obj = json_loads(pmw_buf_ptr(&captured), 0, &jerr);
+        assert_non_null(obj);
+        assert_string_equal(json_string_value(json_object_get(obj, "event")),
+                            "job");
+        assert_string_equal(json_string_value(json_object_get(obj, "job")),
+                            "order-7");
+        assert_int_equal(json_integer_value(json_object_get(obj, "partition")),
+                         3);
+        /* A leading zero keeps the value a string (0012 is not JSON). */
+        assert_string_equal(json_string_value(json_object_get(obj, "offset")),
+                            "0012");
+        assert_string_equal(json_string_value(json_object_get(obj, "status")),
+                            "sent");
+        assert_int_equal(json_integer_value(json_object_get(obj, "attempt")),
+                         -2);
+        /* Not keys: a leading digit, the line's own names, and anything
+         * after the first ": " (quoted text). */
+        assert_null(json_object_get(obj, "1x"));
+        assert_string_equal(json_string_value(json_object_get(obj, "msg")),
+                            "job=order-7 partition=3 offset=0012 status=sent "
+                            "attempt=-2 1x=no msg=no bare words: text a=b, "
+                            "c=d");
+        assert_null(json_object_get(obj, "a"));
+        assert_null(json_object_get(obj, "c"));
         json_decref(obj);
         pmw_log_setup(PMW_LOG_NOTICE, PMW_LOG_FORMAT_TEXT);
 }
@@ -116,6 +151,8 @@ int main(void) {
             cmocka_unit_test_setup_teardown(test_secrets_masked, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_json_format, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_json_context_fields, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(test_long_line_cut, setup,
                                             teardown),
             cmocka_unit_test(test_level_names),
