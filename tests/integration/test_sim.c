@@ -780,6 +780,96 @@ static void test_latency_in_parallel(void **state) {
         stop_sim(sim);
 }
 
+/* above=: 10 batches of 500 as fast as one connection sends them, against
+ * 1000 messages per second. */
+static void test_fault_above(void **state) {
+        sim_t *sim               = *state;
+        const char *const args[] = {"--token", "tok", "--fault",
+                                    "status=429,retry-after=1,above=1000",
+                                    NULL};
+        start_sim(sim, args);
+        pmw_buf_t body;
+        pmw_buf_init(&body, SIZE_MAX);
+        pmw_buf_append_char(&body, '[');
+        for (int i = 0; i < 500; i++) {
+                if (i > 0)
+                        pmw_buf_append_char(&body, ',');
+                pmw_buf_append_str(&body, MSG("a@x.org", ""));
+        }
+        pmw_buf_append_char(&body, ']');
+        size_t accepted = 0;
+        int n429        = 0;
+        int64_t start   = pmw_clock_mono_us();
+        for (int i = 0; i < 10; i++) {
+                resp_t r;
+                request(sim, "POST", "/email/batch", NULL, pmw_buf_ptr(&body),
+                        pmw_buf_len(&body), 10000, &r);
+                if (r.status == 429) {
+                        n429++;
+                        check_error(r.json, 429, NULL);
+                        assert_true(has_header(&r, "Retry-After: 1\r\n"));
+                } else {
+                        assert_int_equal(r.status, 200);
+                        assert_int_equal(json_array_size(r.json), 500);
+                        for (size_t k = 0; k < 500; k++)
+                                check_error(json_array_get(r.json, k), 0, "OK");
+                        accepted += 500;
+                }
+                resp_free(&r);
+        }
+        double elapsed = (double)(pmw_clock_mono_us() - start) / 1e6;
+        pmw_buf_cleanup(&body);
+        /* Bounds, not timings: the burst (1000) always goes through, and
+         * nothing beyond the rate plus the burst does. Ten batches sent in
+         * under 4 s must meet some 429s. */
+        if (accepted < 1000 || (double)accepted > 1000.0 * elapsed + 1000.0)
+                fail_msg("%zu messages accepted in %.3f s", accepted, elapsed);
+        if (n429 == 0 && elapsed < 4.0)
+                fail_msg("no 429 in %.3f s", elapsed);
+
+        resp_t r;
+        request(sim, "GET", "/_sim/stats", NULL, NULL, 0, 5000, &r);
+        json_t *msgs = json_object_get(r.json, "messages");
+        assert_int_equal(json_integer_value(json_object_get(msgs, "accepted")),
+                         accepted);
+        json_t *faults = json_object_get(r.json, "faults");
+        assert_int_equal(json_integer_value(json_object_get(faults, "status")),
+                         n429);
+        resp_free(&r);
+        stop_sim(sim);
+}
+
+/* rcpt= on a request fault: one bad recipient fails the whole batch. */
+static void test_fault_rcpt(void **state) {
+        sim_t *sim = *state;
+        start_sim(sim, std_args);
+        resp_t r;
+        const char *spec = "status=422,error-code=403,rcpt=bad*@*";
+        request(sim, "POST", "/_sim/faults", NULL, spec, strlen(spec), 5000,
+                &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+        const char *with = "[" MSG("a@x.org", "") "," MSG(
+            "bad1@x.org", "") "," MSG("c@x.org", "") "]";
+        const char *without = "[" MSG("a@x.org", "") "," MSG("c@x.org", "") "]";
+        post(sim, "/email/batch", with, &r);
+        assert_int_equal(r.status, 422);
+        check_error(r.json, 403, "Simulated fault.");
+        resp_free(&r);
+        post(sim, "/email/batch", without, &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(json_array_size(r.json), 2);
+        check_ok(json_array_get(r.json, 0), "a@x.org", "OK");
+        check_ok(json_array_get(r.json, 1), "c@x.org", "OK");
+        resp_free(&r);
+        request(sim, "GET", "/_sim/faults", NULL, NULL, 0, 5000, &r);
+        assert_int_equal(json_integer_value(json_object_get(
+                             json_array_get(r.json, 0), "fired")),
+                         1);
+        resp_free(&r);
+        stop_sim(sim);
+}
+
 static void test_cli(void **state) {
         (void)state;
         /* Usage errors exit 2 before printing anything on stdout. */
@@ -831,6 +921,10 @@ int main(int argc, char **argv) {
             cmocka_unit_test_setup_teardown(test_record_flushed_while_running,
                                             setup_sim, teardown_sim),
             cmocka_unit_test_setup_teardown(test_latency_in_parallel, setup_sim,
+                                            teardown_sim),
+            cmocka_unit_test_setup_teardown(test_fault_above, setup_sim,
+                                            teardown_sim),
+            cmocka_unit_test_setup_teardown(test_fault_rcpt, setup_sim,
                                             teardown_sim),
             cmocka_unit_test(test_cli),
         };

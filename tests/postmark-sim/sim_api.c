@@ -473,6 +473,41 @@ static void append_record_line(pmw_buf_t *out,
         pmw_buf_append_str(out, "}\n");
 }
 
+/* Stage 2 of the fault decision: rcpt= of a request fault. */
+typedef struct rcpt_ctx_s {
+        const pmw_sim_json_t *doc;
+        const pmw_sim_msg_t *msgs;
+        size_t n;
+} rcpt_ctx_t;
+
+static bool any_recipient_matches(void *ctx, char *glob) {
+        const rcpt_ctx_t *c = ctx;
+        pmw_buf_t list;
+        pmw_buf_init(&list, SIZE_MAX);
+        bool found = false;
+        for (size_t i = 0; i < c->n && !found; i++) {
+                size_t total;
+                found = pmw_sim_msg_match_recipients(c->doc, &c->msgs[i], &glob,
+                                                     1, &total, &list) > 0;
+        }
+        pmw_buf_cleanup(&list);
+        return found;
+}
+
+/* Applies the request fault chosen in either stage; returns false when it
+ * answers for the request (anything but a delay). */
+static bool apply_request_fault(pmw_sim_t *sim,
+                                const pmw_sim_fault_t *f,
+                                pmw_sim_response_t *resp) {
+        resp->delay_ms += f->delay_ms;
+        if (f->kind != PMW_SIM_FAULT_DELAY) {
+                answer_request_fault(sim, f, resp);
+                return false;
+        }
+        atomic_fetch_add(&sim->fault_fired[PMW_SIM_FAULT_DELAY], 1);
+        return true;
+}
+
 static void handle_send(pmw_sim_t *sim,
                         pmw_sim_endpoint_t ep,
                         const pmw_sim_request_t *req,
@@ -487,20 +522,15 @@ static void handle_send(pmw_sim_t *sim,
         pmw_sim_msg_t *msgs = NULL;
         result_t *results   = NULL;
         bool test           = false;
+        bool staged         = false; /* stage 2 of the faults done */
         pmw_sim_json_init(&doc);
         pmw_buf_init(&field, SIZE_MAX);
         pmw_buf_init(&texts, SIZE_MAX);
         pmw_buf_init(&scratch, SIZE_MAX);
 
         pmw_sim_faults_decide(sim->faults, reqno, &d);
-        if (d.request) {
-                resp->delay_ms += d.request->delay_ms;
-                if (d.request->kind != PMW_SIM_FAULT_DELAY) {
-                        answer_request_fault(sim, d.request, resp);
-                        goto out;
-                }
-                atomic_fetch_add(&sim->fault_fired[PMW_SIM_FAULT_DELAY], 1);
-        }
+        if (d.request && !apply_request_fault(sim, d.request, resp))
+                goto out;
         if (req->body_too_large) {
                 pmw_buf_t t;
                 pmw_buf_init(&t, SIZE_MAX);
@@ -609,6 +639,23 @@ static void handle_send(pmw_sim_t *sim,
                 }
         }
 
+        /* The request has reached its messages: faults with rcpt= or
+         * above= can be decided, then the message faults. */
+        {
+                rcpt_ctx_t rc             = {.doc = &doc, .msgs = msgs, .n = n};
+                pmw_sim_batch_info_t info = {.n_messages = n,
+                                             .rcpt_match =
+                                                 any_recipient_matches,
+                                             .ctx = &rc};
+                bool had_request          = d.request != NULL;
+                pmw_sim_faults_decide_messages(sim->faults, reqno,
+                                               pmw_clock_mono_us(), &info, &d);
+                staged = true;
+                if (!had_request && d.request &&
+                    !apply_request_fault(sim, d.request, resp))
+                        goto out;
+        }
+
         /* Each message on its own, in request order. */
         size_t n_accepted = 0;
         for (size_t i = 0; i < n; i++) {
@@ -679,6 +726,11 @@ static void handle_send(pmw_sim_t *sim,
                                       pmw_buf_len(&scratch), n_accepted);
         }
 out:
+        /* A request that stopped at a check still counts for the message
+         * faults' triggers: next= and nth= count requests, not batches
+         * that reached their messages. */
+        if (!staged)
+                pmw_sim_faults_decide_messages(sim->faults, reqno, 0, NULL, &d);
         free(msgs);
         free(results);
         pmw_sim_decision_cleanup(&d);

@@ -8,9 +8,10 @@
  * so it can be exercised without sockets.
  *
  * Order of checks for a sending endpoint (postmark-api.md section 14):
- * request number, faults, body size (413), Accept/Content-Type (415),
- * token (401), JSON (422/402), shape (422/402, 422/403, 422/410), then each
- * message in request order.
+ * request number, faults without rcpt= or above=, body size (413),
+ * Accept/Content-Type (415), token (401), JSON (422/402), shape (422/402,
+ * 422/403, 422/410), faults with rcpt= or above= (they need the messages),
+ * then each message in request order (with the message faults).
  *
  * Ownership: pmw_sim_new() takes nothing; the configuration's strings are
  * borrowed and must outlive the simulator. Thread safety: pmw_sim_handle()

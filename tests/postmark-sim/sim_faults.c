@@ -9,8 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/defs.h"
 #include "common/mem.h"
 #include "tests/postmark-sim/sim_match.h"
+
+/* above=: bucket units per message, so that a refill of MSGS_PER_S
+ * messages per second is MSGS_PER_S units per microsecond, exactly. */
+#define UNITS_PER_MSG 1000000
+#define MAX_ABOVE     10000000
 
 struct pmw_sim_faults_s {
         pthread_mutex_t lock;
@@ -152,6 +158,15 @@ pmw_error_t *pmw_sim_fault_parse(const char *spec, pmw_sim_fault_t **faultp) {
                         }
                         free(f->rcpt);
                         f->rcpt = pmw_sim_lower(pmw_strdup(val));
+                } else if (strcmp(key, "above") == 0) {
+                        if (!val || !parse_u64(val, 1, MAX_ABOVE, &v)) {
+                                err = bad(spec,
+                                          "above must be 1..10000000 "
+                                          "messages per second",
+                                          "");
+                                goto out;
+                        }
+                        f->above = v;
                 } else if (strcmp(key, "index") == 0) {
                         if (!val || !parse_u64(val, 0, 499, &v)) {
                                 err = bad(spec, "index must be 0..499", "");
@@ -249,8 +264,16 @@ pmw_error_t *pmw_sim_fault_parse(const char *spec, pmw_sim_fault_t **faultp) {
                         "retry-after= goes with status=, html403, text502", "");
                 goto out;
         }
-        if ((f->rcpt || f->index >= 0) && f->kind != PMW_SIM_FAULT_MESSAGE) {
-                err = bad(spec, "rcpt= and index= go with message-error=", "");
+        if (f->index >= 0 && f->kind != PMW_SIM_FAULT_MESSAGE) {
+                err = bad(spec, "index= goes with message-error=", "");
+                goto out;
+        }
+        if (f->above && f->kind == PMW_SIM_FAULT_MESSAGE) {
+                err = bad(spec,
+                          "above= goes with request faults (status=, "
+                          "html403, text502, drop, delay=), not "
+                          "message-error=",
+                          "");
                 goto out;
         }
         if (f->message && f->kind != PMW_SIM_FAULT_STATUS &&
@@ -362,7 +385,8 @@ static uint64_t next_random(uint64_t *state) {
         return z ^ (z >> 31);
 }
 
-/* Under the lock: does f fire for request reqno? Consumes next=. */
+/* Under the lock: does f's trigger fire for request reqno? Consumes
+ * next=. */
 static bool
 fires(pmw_sim_faults_t *faults, pmw_sim_fault_t *f, uint64_t reqno) {
         switch (f->trigger) {
@@ -382,6 +406,61 @@ fires(pmw_sim_faults_t *faults, pmw_sim_fault_t *f, uint64_t reqno) {
         }
 }
 
+/* Faults decided in stage 2: they need the request's messages. */
+static bool needs_messages(const pmw_sim_fault_t *f) {
+        return f->rcpt != NULL || f->above > 0;
+}
+
+/* Under the lock: adds the tokens earned since the last refill. */
+static void refill(pmw_sim_fault_t *f, int64_t now_us) {
+        int64_t rate = (int64_t)f->above;
+        int64_t cap  = rate * UNITS_PER_MSG;
+        if (!f->bucket_started) {
+                f->tokens         = cap;
+                f->refilled_us    = now_us;
+                f->bucket_started = true;
+                return;
+        }
+        if (now_us <= f->refilled_us)
+                return;
+        int64_t dt     = now_us - f->refilled_us;
+        int64_t room   = cap - f->tokens;
+        f->refilled_us = now_us;
+        /* Compared by division first: rate * dt may not fit after a long
+         * idle time. */
+        if (dt > room / rate)
+                f->tokens = cap;
+        else
+                f->tokens += rate * dt;
+}
+
+/* Under the lock: stage 2 for one request fault with rcpt= or above=. */
+static bool fires_on_messages(pmw_sim_faults_t *faults,
+                              pmw_sim_fault_t *f,
+                              uint64_t reqno,
+                              int64_t now_us,
+                              const pmw_sim_batch_info_t *info) {
+        if (f->rcpt && !info->rcpt_match(info->ctx, f->rcpt))
+                return false;
+        if (f->above == 0)
+                return fires(faults, f, reqno);
+        refill(f, now_us);
+        int64_t n    = (int64_t)info->n_messages;
+        int64_t need = (int64_t)PMW_MIN((uint64_t)n, f->above) * UNITS_PER_MSG;
+        if (f->tokens < need && fires(faults, f, reqno))
+                return true;
+        /* Let through: its messages count against the rate. A batch
+         * larger than the bucket, taken when it was full, leaves a debt
+         * that the next requests wait out. */
+        f->tokens -= n * UNITS_PER_MSG;
+        return false;
+}
+
+static void add_request(pmw_sim_decision_t *d, pmw_sim_fault_t *f) {
+        f->fired++;
+        d->request = fault_copy(f);
+}
+
 void pmw_sim_faults_decide(pmw_sim_faults_t *faults,
                            uint64_t reqno,
                            pmw_sim_decision_t *d) {
@@ -391,12 +470,31 @@ void pmw_sim_faults_decide(pmw_sim_faults_t *faults,
         pthread_mutex_lock(&faults->lock);
         for (size_t i = 0; i < faults->count; i++) {
                 pmw_sim_fault_t *f = faults->list[i];
-                if (f->kind == PMW_SIM_FAULT_MESSAGE ||
+                if (f->kind == PMW_SIM_FAULT_MESSAGE || needs_messages(f) ||
                     !fires(faults, f, reqno))
                         continue;
-                f->fired++;
-                d->request = fault_copy(f);
+                add_request(d, f);
                 break;
+        }
+        pthread_mutex_unlock(&faults->lock);
+}
+
+void pmw_sim_faults_decide_messages(pmw_sim_faults_t *faults,
+                                    uint64_t reqno,
+                                    int64_t now_us,
+                                    const pmw_sim_batch_info_t *info,
+                                    pmw_sim_decision_t *d) {
+        if (d->request && d->request->kind != PMW_SIM_FAULT_DELAY)
+                return;
+        if (atomic_load(&faults->hint) == 0)
+                return;
+        pthread_mutex_lock(&faults->lock);
+        for (size_t i = 0; info && !d->request && i < faults->count; i++) {
+                pmw_sim_fault_t *f = faults->list[i];
+                if (f->kind == PMW_SIM_FAULT_MESSAGE || !needs_messages(f) ||
+                    !fires_on_messages(faults, f, reqno, now_us, info))
+                        continue;
+                add_request(d, f);
         }
         if (d->request == NULL || d->request->kind == PMW_SIM_FAULT_DELAY) {
                 for (size_t i = 0; i < faults->count; i++) {

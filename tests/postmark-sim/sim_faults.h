@@ -16,8 +16,13 @@
  *                                         503:100; required otherwise)
  *           | "retry-after=" SECONDS      status/html403/text502 header
  *           | "delay=" MS                 also wait before the action
- *           | "rcpt=" GLOB                message-error: recipients matched
+ *           | "rcpt=" GLOB                only requests (request faults) or
+ *                                         messages (message-error) with a
+ *                                         matching To, Cc or Bcc address
  *           | "index=" I                  message-error: 0-based position
+ *           | "above=" MSGS_PER_S         request faults: only when the
+ *                                         request's messages would exceed
+ *                                         MSGS_PER_S (1..10000000)
  *           | "message=" TEXT             status/message-error: the
  *                                         Message; takes the rest of the
  *                                         spec, commas included
@@ -28,13 +33,38 @@
  *                                         (default: every request)
  *
  * Request numbers count every POST to a sending endpoint since the start
- * (1, 2, ...); triggers count requests for every kind of fault. Request
- * faults (all but message-error) are tried in the order they were added:
- * the first whose trigger fires is applied, the others are not evaluated
- * (so "status=503,next=2" then "status=429,next=2" gives 503, 503, 429,
- * 429). Message faults are evaluated for every request that reaches the
- * messages (no request fault, or only a delay), each on its own trigger, and
- * apply to the messages that pass validation and match rcpt and index.
+ * (1, 2, ...); triggers count requests for every kind of fault.
+ *
+ * A request is decided in two stages. Stage 1, before any check of the
+ * request: the request faults without rcpt= or above= are tried in the
+ * order they were added; the first whose trigger fires is applied, the
+ * others are not evaluated (so "status=503,next=2" then "status=429,next=2"
+ * gives 503, 503, 429, 429). Stage 2, once the request has passed the
+ * header, JSON and shape checks (Postmark looks at recipients and counts
+ * messages only then): if stage 1 applied nothing, the request faults with
+ * rcpt= or above= are tried in order, the first that fires is applied;
+ * then, if no request fault other than a delay was applied, every message
+ * fault is evaluated on its own trigger (it applies to the messages that
+ * pass validation and match rcpt and index). A request that stops at a
+ * check before stage 2 still evaluates the message faults, with nothing to
+ * apply them to, so that their next= and nth= count every request.
+ *
+ * Conditions come before triggers: a request fault whose rcpt= matches no
+ * recipient, or whose above= is not exceeded, does not evaluate its
+ * trigger (no next= count used, no random draw, nth= not consumed).
+ *
+ * above= keeps a token bucket per fault, under the set's lock, so all
+ * connections share it: MSGS_PER_S tokens per second, refilled by elapsed
+ * time, holding at most one second's worth (and full at the first
+ * request). A request of n messages exceeds the rate when the bucket holds
+ * fewer than n tokens, or, for n larger than the bucket, when it is not
+ * full. A request the fault lets through (under the rate, or over it while
+ * its trigger does not fire) takes n tokens, which can put the bucket in
+ * debt; a request it fires for takes none, nor does a request another
+ * fault answered first. The count is of messages in the request, valid or
+ * not. Time is an argument (microseconds from any fixed origin, normally
+ * pmw_clock_mono_us()) so that tests need no sleeps.
+ *
  * Random draws use one seeded generator (--seed) under the set's lock, so a
  * run with the same requests in the same order repeats.
  *
@@ -76,8 +106,14 @@ typedef struct pmw_sim_fault_s {
         int retry_after; /* seconds, -1 for no header */
         int delay_ms;    /* 0 for none */
         char *message;   /* owned; NULL for the default text */
-        char *rcpt;      /* MESSAGE: owned lower-case glob; NULL = all */
+        char *rcpt;      /* owned lower-case glob; NULL = all */
         long index;      /* MESSAGE: position in the batch; -1 = all */
+        uint64_t above;  /* messages per second; 0 = no rate condition */
+        /* above: the bucket, in millionths of a message (negative: in
+         * debt), as of refilled_us; before the first request it is full. */
+        int64_t tokens;
+        int64_t refilled_us;
+        bool bucket_started;
         pmw_sim_trigger_t trigger;
         double p;       /* TRIGGER_P */
         uint64_t n;     /* NEXT: requests left; NTH: the request number */
@@ -128,14 +164,41 @@ size_t pmw_sim_faults_count(pmw_sim_faults_t *faults);
  */
 void pmw_sim_faults_list_json(pmw_sim_faults_t *faults, pmw_buf_t *out);
 
+/* What stage 2 needs to know of a request that reached its messages. */
+typedef struct pmw_sim_batch_info_s {
+        size_t n_messages; /* in the request, valid or not */
+        /* Returns true if a To, Cc or Bcc address of any message matches
+         * the glob (lower case, borrowed). Called under the set's lock, only
+         * for faults that have rcpt=. */
+        bool (*rcpt_match)(void *ctx, char *glob);
+        void *ctx; /* borrowed, passed to rcpt_match */
+} pmw_sim_batch_info_t;
+
 /**
- * @brief Chooses the faults for request number reqno and counts them as
- *        fired (see the top of this file for the rules).
+ * @brief Stage 1 (see the top of this file): chooses the request fault,
+ *        among those without rcpt= and above=, for request number reqno and
+ *        counts it as fired.
  * @param d receives copies; release with pmw_sim_decision_cleanup().
  */
 void pmw_sim_faults_decide(pmw_sim_faults_t *faults,
                            uint64_t reqno,
                            pmw_sim_decision_t *d);
+
+/**
+ * @brief Stage 2 (see the top of this file): call it once per request
+ *        after pmw_sim_faults_decide(), with the same d. Does nothing when
+ *        d->request is a fault other than a delay. Otherwise, if d->request
+ *        is NULL, may set it to a fault with rcpt= or above=; then, unless
+ *        that fault is not a delay, appends the message faults that fire.
+ * @param now_us the time for above= buckets, in microseconds (monotonic).
+ * @param info borrowed; NULL when the request did not reach its messages:
+ *        then only the message faults are evaluated.
+ */
+void pmw_sim_faults_decide_messages(pmw_sim_faults_t *faults,
+                                    uint64_t reqno,
+                                    int64_t now_us,
+                                    const pmw_sim_batch_info_t *info,
+                                    pmw_sim_decision_t *d);
 
 void pmw_sim_decision_cleanup(pmw_sim_decision_t *d);
 

@@ -242,6 +242,142 @@ static void test_outbound(void **state) {
         pmw_buf_cleanup(&resp.body);
 }
 
+#define M(fields) "{\"From\":\"a@b.example\",\"TextBody\":\"t\"," fields "}"
+
+static const char rcpt_fault_body[] =
+    "{\"ErrorCode\":403,\"Message\":\"Simulated fault.\"}";
+
+/* rcpt= on a request fault: any To, Cc or Bcc address of any message, by
+ * its address part, ignoring case; decided after the header and shape
+ * checks. */
+static void test_rcpt_request_fault(void **state) {
+        fixture_t *fx = *state;
+        add_fault(fx, "status=422,error-code=403,rcpt=bad*@*", 200);
+        static const struct {
+                const char *body;
+                bool matches;
+        } cases[] = {
+            {"[" M("\"To\":\"a@x.org\"") "," M("\"To\":\"bad1@x.org\"") "]",
+             true},
+            {"[" M("\"To\":\"a@x.org\"") "]", false},
+            {"[" M("\"To\":\"Bad Guy <BAD2@X.org>\"") "]", true},
+            {"[" M("\"To\":\"a@x.org\",\"Cc\":\"c@x.org, bad3@x.org\"") "]",
+             true},
+            {"[" M("\"To\":\"a@x.org\",\"Bcc\":\"bad4@x.org\"") "]", true},
+            /* Only the address part counts, not the display name, ReplyTo
+             * or From. */
+            {"[" M("\"To\":\"\\\"bad5@x.org\\\" <ok@x.org>\"") "]", false},
+            {"[" M("\"To\":\"a@x.org\",\"ReplyTo\":\"bad6@x.org\"") "]", false},
+            /* A message that fails validation still counts. */
+            {"[{\"To\":\"bad7@x.org\"}]", true},
+            {"[]", false},
+        };
+        for (size_t i = 0; i < PMW_ARRAY_LEN(cases); i++) {
+                pmw_sim_response_t resp;
+                call(fx, "POST", "/email/batch", "tok", cases[i].body, &resp);
+                if (cases[i].matches) {
+                        if (resp.status != 422 ||
+                            strcmp(pmw_buf_ptr(&resp.body), rcpt_fault_body))
+                                fail_msg("case %zu: %d %s", i, resp.status,
+                                         pmw_buf_ptr(&resp.body));
+                } else if (resp.status != 200) {
+                        fail_msg("case %zu: %d %s", i, resp.status,
+                                 pmw_buf_ptr(&resp.body));
+                }
+                pmw_buf_cleanup(&resp.body);
+        }
+        /* The single endpoint too. */
+        expect(fx, "POST", "/email", "tok", M("\"To\":\"bad8@x.org\""), 422,
+               rcpt_fault_body);
+
+        /* The checks before it come first: token, JSON, shape. */
+        const char *bad_batch = "[" M("\"To\":\"bad9@x.org\"") "]";
+        expect(fx, "POST", "/email/batch", "nope", bad_batch, 401,
+               "{\"ErrorCode\":10,\"Message\":\"Request does not contain a "
+               "valid Server token.\"}");
+        expect(fx, "POST", "/email/batch", "tok",
+               "[" M("\"To\":\"bad9@x.org\",\"Foo\":1") "]", 422,
+               "{\"ErrorCode\":403,\"Message\":\"Invalid request field(s) "
+               "- Foo\"}");
+        expect(fx, "POST", "/email/batch", "tok", "{\"To\":\"bad9@x.org\"}",
+               422,
+               "{\"ErrorCode\":402,\"Message\":\"Invalid JSON: the body must "
+               "be a JSON array of messages.\"}");
+
+        /* A fault without rcpt= still answers before the checks; with
+         * next=, an rcpt= fault that does not match keeps its count. */
+        expect(fx, "DELETE", "/_sim/faults", NULL, NULL, 200, "[]");
+        add_fault(fx,
+                  "status=422,error-code=403,rcpt=bad*@*,next=1\n"
+                  "status=503,nth=15",
+                  200);
+        expect(fx, "POST", "/email/batch", "nope", bad_batch, 401,
+               "{\"ErrorCode\":10,\"Message\":\"Request does not contain a "
+               "valid Server token.\"}"); /* request 14 */
+        expect(fx, "POST", "/email/batch", "nope", bad_batch, 503,
+               "{\"ErrorCode\":100,\"Message\":\"The Postmark API is offline "
+               "for maintenance (simulated fault).\"}");
+        pmw_sim_response_t resp;
+        call(fx, "POST", "/email/batch", "tok", "[" M("\"To\":\"a@x.org\"") "]",
+             &resp);
+        assert_int_equal(resp.status, 200);
+        pmw_buf_cleanup(&resp.body);
+        expect(fx, "POST", "/email/batch", "tok", bad_batch, 422,
+               rcpt_fault_body);
+        call(fx, "POST", "/email/batch", "tok", bad_batch, &resp);
+        assert_int_equal(resp.status, 200); /* next=1 spent */
+        pmw_buf_cleanup(&resp.body);
+        expect(fx, "GET", "/_sim/faults", NULL, NULL, 200,
+               "[{\"spec\":\"status=422,error-code=403,rcpt=bad*@*,next=1\","
+               "\"fired\":1,\"remaining\":0},{\"spec\":\"status=503,nth=15\","
+               "\"fired\":1,\"remaining\":0}]");
+}
+
+/* above= with the simulator's own clock: a batch of 500 against 1 message
+ * per second leaves a debt of 499 s, so the next request is over the rate
+ * however slow the test machine is. */
+static void test_above_request_fault(void **state) {
+        fixture_t *fx = *state;
+        add_fault(fx,
+                  "status=429,retry-after=3,delay=10,above=1\n"
+                  "message-error=406,index=0,next=1",
+                  200);
+        pmw_buf_t body;
+        pmw_buf_init(&body, SIZE_MAX);
+        pmw_buf_append_char(&body, '[');
+        for (int i = 0; i < 500; i++)
+                pmw_buf_appendf(&body, "%s" M("\"To\":\"x%d@x.org\""),
+                                i ? "," : "", i);
+        pmw_buf_append_char(&body, ']');
+        pmw_sim_response_t resp;
+        call(fx, "POST", "/email/batch", "tok", pmw_buf_ptr(&body), &resp);
+        assert_int_equal(resp.status, 200);
+        assert_int_equal(resp.delay_ms, 25);
+        assert_int_equal(resp.retry_after, -1);
+        pmw_buf_cleanup(&resp.body);
+        call(fx, "POST", "/email", "tok", M("\"To\":\"a@x.org\""), &resp);
+        assert_int_equal(resp.status, 429);
+        assert_int_equal(resp.retry_after, 3);
+        assert_int_equal(resp.delay_ms, 35);
+        assert_string_equal(pmw_buf_ptr(&resp.body),
+                            "{\"ErrorCode\":429,\"Message\":\"Rate limit "
+                            "exceeded: requests are coming too quickly "
+                            "(simulated fault).\"}");
+        pmw_buf_cleanup(&resp.body);
+        /* A request with a bad token is not counted nor throttled. */
+        expect(fx, "POST", "/email", "nope", M("\"To\":\"a@x.org\""), 401,
+               "{\"ErrorCode\":10,\"Message\":\"Request does not contain a "
+               "valid Server token.\"}");
+        pmw_buf_cleanup(&body);
+        expect(fx, "GET", "/_sim/stats", NULL, NULL, 200,
+               "{\"requests\":{\"/email\":{\"401\":1,\"429\":1},"
+               "\"/email/batch\":{\"200\":1},\"/_sim/faults\":{\"200\":1}},"
+               "\"sending_requests\":3,\"messages\":{\"accepted\":499,"
+               "\"failed\":1},\"faults\":{\"status\":1,\"html403\":0,"
+               "\"text502\":0,\"drop\":0,\"delay\":0,\"message-error\":1,"
+               "\"total\":2},\"stored\":100,\"recorded\":0}");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
@@ -250,6 +386,10 @@ int main(void) {
             cmocka_unit_test_setup_teardown(test_answers_and_latency, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_outbound, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_rcpt_request_fault, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(test_above_request_fault, setup,
+                                            teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
