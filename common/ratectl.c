@@ -5,8 +5,12 @@
 
 #include "common/defs.h"
 
-void pmw_ratectl_init(pmw_ratectl_t *c, double configured, int64_t now_us) {
+void pmw_ratectl_init(pmw_ratectl_t *c,
+                      double configured,
+                      double floor,
+                      int64_t now_us) {
         c->configured      = configured > 0 ? configured : 0;
+        c->floor           = floor;
         c->rate            = c->configured;
         c->reference       = c->configured;
         c->last_change_us  = now_us;
@@ -25,16 +29,16 @@ static void measure(pmw_ratectl_t *c, int64_t now_us) {
         c->window_start_us = now_us;
 }
 
-void pmw_ratectl_sent(pmw_ratectl_t *c, double n, int64_t now_us) {
+void pmw_ratectl_accepted(pmw_ratectl_t *c, double n, int64_t now_us) {
         measure(c, now_us);
         c->window_count += n;
 }
 
-/* The rate sent lately: the last full window, or the current one if it
- * says more (the first second, or a burst). */
+/* The rate accepted lately: the last full window, or the current one if
+ * it says more; a window is never taken as shorter than a second. */
 static double recent_rate(const pmw_ratectl_t *c, int64_t now_us) {
         double elapsed = (double)(now_us - c->window_start_us) / 1e6;
-        double current = elapsed > 0.05 ? c->window_count / elapsed : 0;
+        double current = c->window_count / PMW_MAX(elapsed, 1.0);
         return PMW_MAX(c->measured, current);
 }
 
@@ -43,11 +47,12 @@ bool pmw_ratectl_throttled(pmw_ratectl_t *c, int64_t now_us) {
         if (c->rate > 0 && now_us - c->last_change_us < PMW_RATECTL_COOLDOWN_US)
                 return false;
         double base = c->rate > 0 ? c->rate : recent_rate(c, now_us);
-        double rate = PMW_MAX(PMW_RATECTL_FLOOR, base * PMW_RATECTL_DECREASE);
+        double rate = PMW_MAX(c->floor, base * PMW_RATECTL_DECREASE);
         if (c->configured > 0)
                 rate = PMW_MIN(rate, c->configured);
-        c->rate           = rate;
-        c->reference      = c->configured > 0 ? c->configured : rate;
+        c->rate = rate;
+        c->reference =
+            c->configured > 0 ? c->configured : PMW_MAX(base, c->floor);
         c->last_change_us = now_us;
         return true;
 }
@@ -57,7 +62,7 @@ bool pmw_ratectl_success(pmw_ratectl_t *c, int64_t now_us) {
                 return false;
         if (now_us - c->last_change_us < PMW_RATECTL_COOLDOWN_US)
                 return false;
-        c->rate += PMW_MAX(PMW_RATECTL_FLOOR, c->reference * PMW_RATECTL_STEP);
+        c->rate += PMW_MAX(c->floor, c->reference * PMW_RATECTL_STEP);
         c->last_change_us = now_us;
         if (c->configured > 0)
                 c->rate = PMW_MIN(c->rate, c->configured);

@@ -8,21 +8,25 @@
  *
  *   - On a 429 the rate drops to PMW_RATECTL_DECREASE times its base: the
  *     current limit, or, while there is none (rate_limit.* = 0), the rate
- *     actually sent over the last measurement window. Requests already in
+ *     Postmark accepted lately: the last full second, or what was accepted
+ *     so far in the current one (never divided by less than a second: the
+ *     first 429 often comes a few milliseconds after start, when a rate
+ *     measured over that instant would mean nothing). Requests already in
  *     flight when the rate dropped come back 429 too; 429s within
  *     PMW_RATECTL_COOLDOWN_US of a decrease do not lower it again.
  *   - Each PMW_RATECTL_COOLDOWN_US without a 429 raises the limit by
- *     PMW_RATECTL_STEP of the reference rate (the configured rate, or the
- *     rate at the last decrease when unlimited).
+ *     PMW_RATECTL_STEP of the reference rate (the configured rate, or, when
+ *     unlimited, the rate the last decrease started from).
  *   - It never goes above the configured rate. When unlimited, the limit is
- *     lifted again once it has doubled the rate of the last decrease with no
- *     429 in between: Postmark's limit, whatever it was, lies behind.
- *   - It never goes below PMW_RATECTL_FLOOR per second, so a burst of 429s
- *     cannot stop sending altogether.
+ *     lifted again once it reaches twice the rate the last decrease started
+ *     from with no 429 in between: Postmark's limit, whatever it was, lies
+ *     behind.
+ *   - It never goes below its floor (set at init: a few messages, or one
+ *     request, per second), so a burst of 429s cannot stop sending.
  *
  * Example, configured 1000 messages/s: 429 -> 750; a second later without
- * 429 -> 800, 850, ... 1000. Unlimited, sending at 4000/s: 429 -> 3000,
- * then 3200, 3400, ... and unlimited again above 6000.
+ * 429 -> 850, then 950, then 1000. Unlimited, Postmark accepting 4000/s:
+ * 429 -> 3000, then 3400, 3800, ... and unlimited again from 8000.
  *
  * Time is an argument (monotonic microseconds): tests never sleep.
  * Thread safety: none; the caller's lock protects it with its bucket.
@@ -34,14 +38,14 @@
 #include <stdint.h>
 
 #define PMW_RATECTL_DECREASE    0.75
-#define PMW_RATECTL_STEP        0.05
+#define PMW_RATECTL_STEP        0.10
 #define PMW_RATECTL_COOLDOWN_US INT64_C(1000000)
-#define PMW_RATECTL_FLOOR       1.0
 
 typedef struct pmw_ratectl_s {
         double configured;      /* private: 0 = unlimited */
         double rate;            /* private: current limit; 0 = none */
         double reference;       /* private: what the steps are a share of */
+        double floor;           /* private: the lowest limit */
         int64_t last_change_us; /* private: last decrease or increase */
         /* private: the measured rate, over windows of one second */
         double window_count;
@@ -49,11 +53,17 @@ typedef struct pmw_ratectl_s {
         double measured;
 } pmw_ratectl_t;
 
-/** @param configured the configured rate; 0 = unlimited. */
-void pmw_ratectl_init(pmw_ratectl_t *c, double configured, int64_t now_us);
+/**
+ * @param configured the configured rate; 0 = unlimited.
+ * @param floor the lowest limit a 429 may bring it to (> 0).
+ */
+void pmw_ratectl_init(pmw_ratectl_t *c,
+                      double configured,
+                      double floor,
+                      int64_t now_us);
 
-/** @brief Counts n units sent (for the measured rate). */
-void pmw_ratectl_sent(pmw_ratectl_t *c, double n, int64_t now_us);
+/** @brief Counts n units Postmark accepted (for the measured rate). */
+void pmw_ratectl_accepted(pmw_ratectl_t *c, double n, int64_t now_us);
 
 /** @brief A 429. @returns true if the limit changed. */
 bool pmw_ratectl_throttled(pmw_ratectl_t *c, int64_t now_us);

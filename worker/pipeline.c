@@ -723,7 +723,7 @@ static void handle_result(pmw_pipeline_t *p,
         case PMW_OUTCOME_PER_MESSAGE:
                 ok = true;
                 pmw_servers_success(p->servers, srv);
-                pmw_servers_rate_success(p->servers, srv, now);
+                pmw_servers_rate_success(p->servers, srv, batch->cnt, now);
                 result_per_message(p, batch, resp);
                 break;
         case PMW_OUTCOME_SPLIT:

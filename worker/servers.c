@@ -57,8 +57,9 @@ pmw_servers_t *pmw_servers_new(const pmw_config_t *cfg, uint64_t seed) {
                 pmw_bucket_init(&srv->msg_bucket, mps,
                                 (double)cfg->batch.max_messages, 0);
                 pmw_bucket_init(&srv->req_bucket, rps, 1, 0);
-                pmw_ratectl_init(&srv->msg_ctl, mps, 0);
-                pmw_ratectl_init(&srv->req_ctl, rps, 0);
+                /* Floors: a 429 storm slows sending, never stops it. */
+                pmw_ratectl_init(&srv->msg_ctl, mps, 10, 0);
+                pmw_ratectl_init(&srv->req_ctl, rps, 1, 0);
         }
         pthread_mutex_init(&s->lock, NULL);
         return s;
@@ -326,8 +327,6 @@ int64_t pmw_servers_rate_take(pmw_servers_t *s,
                 (void)pmw_bucket_take(&srv->msg_bucket, (double)messages,
                                       now_us);
                 (void)pmw_bucket_take(&srv->req_bucket, 1, now_us);
-                pmw_ratectl_sent(&srv->msg_ctl, (double)messages, now_us);
-                pmw_ratectl_sent(&srv->req_ctl, 1, now_us);
         }
         pthread_mutex_unlock(&s->lock);
         return wait;
@@ -360,8 +359,15 @@ static void describe_rates(const server_t *srv, char *buf, size_t size) {
 void pmw_servers_rate_throttled(pmw_servers_t *s, int idx, int64_t now_us) {
         server_t *srv = &s->servers[idx];
         pthread_mutex_lock(&s->lock);
+        /* A 429 does not say which limit was passed. Messages per second
+         * always come down (fewer messages also means fewer full
+         * batches); requests per second only when configured, else a
+         * period of small batches would cap the messages far below what
+         * Postmark takes. */
         bool changed = pmw_ratectl_throttled(&srv->msg_ctl, now_us);
-        changed      = pmw_ratectl_throttled(&srv->req_ctl, now_us) || changed;
+        if (s->cfg->rate_limit.requests_per_second > 0)
+                changed =
+                    pmw_ratectl_throttled(&srv->req_ctl, now_us) || changed;
         if (changed) {
                 char text[128];
                 apply_rates(srv, now_us);
@@ -374,9 +380,14 @@ void pmw_servers_rate_throttled(pmw_servers_t *s, int idx, int64_t now_us) {
         pthread_mutex_unlock(&s->lock);
 }
 
-void pmw_servers_rate_success(pmw_servers_t *s, int idx, int64_t now_us) {
+void pmw_servers_rate_success(pmw_servers_t *s,
+                              int idx,
+                              size_t messages,
+                              int64_t now_us) {
         server_t *srv = &s->servers[idx];
         pthread_mutex_lock(&s->lock);
+        pmw_ratectl_accepted(&srv->msg_ctl, (double)messages, now_us);
+        pmw_ratectl_accepted(&srv->req_ctl, 1, now_us);
         bool changed = pmw_ratectl_success(&srv->msg_ctl, now_us);
         changed      = pmw_ratectl_success(&srv->req_ctl, now_us) || changed;
         if (changed) {

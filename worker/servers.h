@@ -128,13 +128,18 @@ int64_t pmw_servers_rate_take(pmw_servers_t *servers,
                               size_t messages,
                               int64_t now_us);
 
-/** @brief A 429: lowers the server's rates (logged when they change). */
+/** @brief A 429: lowers the server's messages/s rate, and its requests/s
+ *         rate when one is configured (logged when they change). */
 void pmw_servers_rate_throttled(pmw_servers_t *servers,
                                 int idx,
                                 int64_t now_us);
 
-/** @brief A request that went through: the rates may recover. */
-void pmw_servers_rate_success(pmw_servers_t *servers, int idx, int64_t now_us);
+/** @brief A request Postmark accepted, with its messages: measured for the
+ *         next 429, and the rates may recover. */
+void pmw_servers_rate_success(pmw_servers_t *servers,
+                              int idx,
+                              size_t messages,
+                              int64_t now_us);
 
 /** @brief Ends a claimed probe that sent nothing (its jobs had expired or
 
