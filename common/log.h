@@ -3,7 +3,8 @@
  *
  * pmw_log(level, fac, fmt, ...) writes one line per event to stderr, in text
  * ("2026-11-27T19:30:00.123Z NOTICE config: message") or JSON (one object
- * per line: time, level, fac, msg). The macro tests the level before any
+ * per line: time, level, event (the facility), the key=value context words
+ * that open the message, msg). The macro tests the level before any
  * argument is evaluated or formatted, so DEBUG lines cost nothing when off.
  *
  * Levels follow syslog (as librdkafka and redis do):

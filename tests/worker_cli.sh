@@ -79,7 +79,14 @@ for word in --config --set --check --version POSTMARK_SERVER_TOKEN \
 done
 
 run bad_option 2 "$bin" --bogus
-contains bad_option err 'postmark-worker: unknown argument "--bogus"'
+contains bad_option err 'postmark-worker: unknown option "--bogus"'
+# A stray word is not echoed: it may be the value of "--set KEY VALUE".
+run stray_word 2 "$bin" --set kafka.producer.sasl.password pw-SECRET-1
+contains stray_word err 'argument 3 is not an option'
+if grep -q 'pw-SECRET-1' "$tmp/stray_word.err"; then
+        echo "FAIL stray_word: the stray word was echoed"
+        fails=$((fails + 1))
+fi
 one_line bad_option
 run missing_arg 2 "$bin" -c
 contains missing_arg err 'postmark-worker: -c needs an argument'

@@ -146,11 +146,21 @@ static int parse_args(int argc, char **argv, options_t *opt) {
                         opt->version = true;
                 } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
                         opt->help = true;
-                } else {
+                } else if (a[0] == '-') {
                         return usage_error(
-                            "unknown argument \"%s\" (see "
+                            "unknown option \"%s\" (see "
                             "--help)",
                             a);
+                } else {
+                        /* Not echoed: a stray word is often the value of a
+                         * "--set KEY VALUE" typo, and may be a password. */
+                        char msg[96];
+                        snprintf(msg, sizeof(msg),
+                                 "argument %d is not an option (--set takes "
+                                 "KEY=VALUE as one word; see --help)",
+                                 i);
+                        print_error(msg);
+                        return EXIT_CONFIG;
                 }
         }
         return 0;

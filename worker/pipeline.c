@@ -829,7 +829,7 @@ static void service_holds(pmw_pipeline_t *p) {
                         if (pmw_servers_waiting(p->servers, (int)s) == 0 &&
                             pmw_servers_claim_probe(p->servers, (int)s, now)) {
                                 pmw_log(PMW_LOG_NOTICE, "hold",
-                                        "server %s: no held jobs to probe "
+                                        "server=%s: no held jobs to probe "
                                         "with; releasing the hold",
                                         pmw_servers_name(p->servers, (int)s));
                                 pmw_servers_success(p->servers, (int)s);

@@ -68,7 +68,7 @@ static void produce_dlq(pmw_publisher_t *pub, pmw_job_t *job);
 static void
 truncate_dlq(pmw_publisher_t *pub, pmw_job_t *job, rd_kafka_resp_err_t err) {
         pmw_log(PMW_LOG_WARN, "publish",
-                "job %s: the dead-letter record of %zu bytes was refused "
+                "job=%s: the dead-letter record of %zu bytes was refused "
                 "(%s); sending its first %d bytes to %s",
                 job->job_id, job->value_len, rd_kafka_err2str(err),
                 PMW_DLQ_TRUNCATE_BYTES, pub->cfg->kafka.dead_letter_topic);
@@ -105,7 +105,7 @@ failed:
          * Dropping the record would lose the job's outcome: produce it
          * again; the offset stays uncommitted until Kafka takes it. */
         pmw_log(PMW_LOG_ERROR, "publish",
-                "job %s: %s record not acknowledged: %s; producing it again",
+                "job=%s: %s record not acknowledged: %s; producing it again",
                 job->job_id, dlq ? "dead-letter" : "status",
                 rd_kafka_err2str(rkm->err));
         if (dlq)
@@ -229,7 +229,7 @@ static void refused(pmw_publisher_t *pub,
                     const char *what,
                     rd_kafka_resp_err_t err) {
         pmw_log(PMW_LOG_ERROR, "publish",
-                "job %s: librdkafka refused the %s record: %s; stopping the "
+                "job=%s: librdkafka refused the %s record: %s; stopping the "
                 "worker, the job stays uncommitted",
                 job->job_id, what, rd_kafka_err2str(err));
         atomic_store(&pub->fatal, true);
