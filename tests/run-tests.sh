@@ -3,7 +3,8 @@
 # twice and runs every test.
 #
 #   build/release  gcc, -Werror, no sanitizer: what the demo and the
-#                  Docker image build; compiled here so gcc's warnings count
+#                  Docker image build; compiled here so gcc's warnings count,
+#                  and its worker is the one the memory test measures
 #   build/tsan     clang, ThreadSanitizer: its threaded tests (the worker
 #                  end to end, the client, postmark-sim, the HTTP endpoint)
 #                  run from the asan tree's ctest, label tsan
@@ -34,7 +35,8 @@ echo "== build/asan (clang, address+undefined, fuzz targets)"
 cmake -S . -B build/asan -DCMAKE_C_COMPILER=clang \
         -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DPMW_SANITIZE=address,undefined -DPMW_FUZZ=ON \
-        -DPMW_TSAN_BUILD="$PWD/build/tsan" >/dev/null
+        -DPMW_TSAN_BUILD="$PWD/build/tsan" \
+        -DPMW_RELEASE_BUILD="$PWD/build/release" >/dev/null
 
 cmake --build build/asan -j "$jobs" -- --no-print-directory >/dev/null
 

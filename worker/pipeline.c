@@ -427,6 +427,8 @@ static bool consume(pmw_pipeline_t *p) {
                         intake(p, rkm);
                 }
                 rd_kafka_message_destroy(rkm);
+                if (p->jobs >= p->max_jobs || p->bytes >= p->max_bytes)
+                        return true; /* the caller pauses (update_pause) */
         }
         return true;
 }
@@ -1024,8 +1026,12 @@ static void on_assign(pmw_pipeline_t *p,
                 pmw_log(PMW_LOG_ERROR, "kafka", "pipeline=%d: assign: %s",
                         p->id, rd_kafka_err2str(err));
         }
+        /* librdkafka keeps a partition's pause across unassign and assign:
+         * one paused before a revoke would come back paused for good. */
         if (p->consume_paused && parts->cnt)
                 rd_kafka_pause_partitions(p->consumer, parts);
+        else if (parts->cnt)
+                rd_kafka_resume_partitions(p->consumer, parts);
         atomic_store(&p->joined, true);
         atomic_store(&p->reachable, true);
         log_partitions(p, "assigned", parts);

@@ -27,15 +27,31 @@ struct pmw_proc_s {
         size_t len; /* bytes buffered in buf */
 };
 
-pmw_error_t *pmw_proc_start(const char *const *argv, pmw_proc_t **procp) {
-        *procp = NULL;
+pmw_error_t *pmw_proc_start_logged(const char *const *argv,
+                                   const char *stderr_path,
+                                   pmw_proc_t **procp) {
+        *procp     = NULL;
+        int err_fd = -1;
+        if (stderr_path) {
+                err_fd = open(stderr_path,
+                              O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+                if (err_fd < 0)
+                        return pmw_error_new(PMW_ERR_IO, "%s: %s", stderr_path,
+                                             strerror(errno));
+        }
         int fds[2], in[2];
-        if (pipe(fds) != 0)
-                return pmw_error_new(PMW_ERR_IO, "pipe: %s", strerror(errno));
+        if (pipe(fds) != 0) {
+                int e = errno;
+                if (err_fd >= 0)
+                        close(err_fd);
+                return pmw_error_new(PMW_ERR_IO, "pipe: %s", strerror(e));
+        }
         if (pipe(in) != 0) {
                 int e = errno;
                 close(fds[0]);
                 close(fds[1]);
+                if (err_fd >= 0)
+                        close(err_fd);
                 return pmw_error_new(PMW_ERR_IO, "pipe: %s", strerror(e));
         }
         fflush(NULL); /* nothing buffered is written twice */
@@ -46,12 +62,16 @@ pmw_error_t *pmw_proc_start(const char *const *argv, pmw_proc_t **procp) {
                 close(fds[1]);
                 close(in[0]);
                 close(in[1]);
+                if (err_fd >= 0)
+                        close(err_fd);
                 return pmw_error_new(PMW_ERR_IO, "fork: %s", strerror(e));
         }
         if (pid == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGTERM);
                 dup2(fds[1], STDOUT_FILENO);
                 dup2(in[0], STDIN_FILENO);
+                if (err_fd >= 0)
+                        dup2(err_fd, STDERR_FILENO);
                 close(fds[0]);
                 close(fds[1]);
                 close(in[0]);
@@ -62,6 +82,8 @@ pmw_error_t *pmw_proc_start(const char *const *argv, pmw_proc_t **procp) {
         }
         close(fds[1]);
         close(in[0]);
+        if (err_fd >= 0)
+                close(err_fd);
         /* Later children must not inherit these ends: a copy of the stdin
          * write end in another child would hide this child's EOF. */
         fcntl(fds[0], F_SETFD, FD_CLOEXEC);
@@ -72,6 +94,10 @@ pmw_error_t *pmw_proc_start(const char *const *argv, pmw_proc_t **procp) {
         proc->in_fd      = in[1];
         *procp           = proc;
         return NULL;
+}
+
+pmw_error_t *pmw_proc_start(const char *const *argv, pmw_proc_t **procp) {
+        return pmw_proc_start_logged(argv, NULL, procp);
 }
 
 pid_t pmw_proc_pid(const pmw_proc_t *proc) {

@@ -4,7 +4,8 @@
  * Integration tests run the real binaries (postmark-sim, postmark-worker,
  * a stand-alone Kafka) on loopback. This module starts one with arguments,
  * its stdin and stdout on pipes (stderr is inherited, so its logs and
- * sanitizer reports show in the test's output), reads its lines with a
+ * sanitizer reports show in the test's output, or appended to a file the
+ * test reads afterwards), reads its lines with a
  * timeout (e.g. "listening on 127.0.0.1:PORT"), writes lines to it (the
  * commands of tests/mock-broker), and stops it: SIGTERM, then SIGKILL
  * after a timeout, always reaped, so no test leaves a process behind. On
@@ -36,6 +37,16 @@ typedef struct pmw_proc_s pmw_proc_t;
  */
 pmw_error_t *pmw_proc_start(const char *const *argv,
                             pmw_proc_t **procp) PMW_WARN_UNUSED;
+
+/**
+ * @brief As pmw_proc_start(), with the child's stderr appended to a file
+ *        (created if needed), e.g. to read its log afterwards.
+ * @param stderr_path borrows; NULL: stderr is inherited.
+ * @returns also an error if stderr_path cannot be opened.
+ */
+pmw_error_t *pmw_proc_start_logged(const char *const *argv,
+                                   const char *stderr_path,
+                                   pmw_proc_t **procp) PMW_WARN_UNUSED;
 
 /** @returns the child's process id. */
 pid_t pmw_proc_pid(const pmw_proc_t *proc);
