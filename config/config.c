@@ -111,11 +111,15 @@ static const int format_values[] = {PMW_LOG_FORMAT_TEXT, PMW_LOG_FORMAT_JSON};
         "is an alias of bootstrap.servers, which the worker sets: use "        \
         "kafka.brokers"
 
-/* librdkafka's 64 MB default prefetch per consumer is too much for the
- * worker's memory target (DESIGN.md, Memory); earliest so that a new group
- * sends the jobs already waiting instead of skipping them. */
+/* librdkafka's 64 MB default prefetch per consumer, and fetch responses of
+ * up to 50 MB (1 MB per partition: 64 MB from a 64-partition topic), are
+ * too much for the worker's memory target (DESIGN.md, Memory); a record
+ * larger than fetch.max.bytes still comes through (Kafka returns the first
+ * batch whatever its size). earliest, so that a new group sends the jobs
+ * already waiting instead of skipping them. */
 static const char *const consumer_defaults[] = {
-    "auto.offset.reset=earliest", "queued.max.messages.kbytes=8192", NULL};
+    "auto.offset.reset=earliest", "queued.max.messages.kbytes=8192",
+    "fetch.max.bytes=4194304", NULL};
 static const reserved_t consumer_reserved[] = {
     {"bootstrap.servers", BROKERS_REASON},
     {"metadata.broker.list", ALIAS_REASON},

@@ -46,6 +46,9 @@
 #define CONSUME_BUDGET 2000
 /* How often an unreachable Kafka is asked for metadata. */
 #define REACH_CHECK_US (2 * 1000000)
+/* Under memory backpressure the consumer is still polled this often, so
+ * rebalances are served (max.poll.interval.ms is 300 s). */
+#define BACKPRESSURE_POLL_US (500 * 1000)
 /* How often the consumer lag is computed for /metrics. */
 #define LAG_INTERVAL_US (1000 * 1000)
 /* Stored offsets are committed at most this often (asynchronously). After
@@ -74,7 +77,8 @@ struct pmw_pipeline_s {
         char *bootstrap;
         pmw_publisher_t *pub;
         pmw_servers_t *servers;
-        atomic_long *slots; /* shared: free request slots */
+        atomic_long *slots;         /* shared: free request slots */
+        pmw_pipeline_memory_t *mem; /* shared: jobs and bytes in memory */
         pmw_metrics_t *metrics;
         int64_t last_lag_us;
         rd_kafka_t *consumer;
@@ -93,6 +97,9 @@ struct pmw_pipeline_s {
         size_t max_jobs;
         size_t max_bytes;
         bool consume_paused;
+        int64_t last_poll_us; /* the consumer was polled */
+        bool backlog;         /* records may be waiting in the queue */
+        rd_kafka_resp_err_t last_commit_err; /* commit_cb's last result */
         int64_t last_reach_check_us;
         int64_t last_commit_us;
         bool commit_due;           /* offsets stored since the last commit */
@@ -149,9 +156,24 @@ static size_t job_bytes(const pmw_job_t *job) {
         return job->value_len + job->key_len + job->msg.body_len;
 }
 
+/* Jobs and bytes in memory: this pipeline's, and the process's (the
+ * memory bound is per process, like postmark.max_in_flight). */
+static void account(pmw_pipeline_t *p, const pmw_job_t *job, long sign) {
+        long bytes = (long)job_bytes(job);
+        p->jobs += (size_t)sign;
+        p->bytes += (size_t)(sign * bytes);
+        atomic_fetch_add(&p->mem->jobs, sign);
+        atomic_fetch_add(&p->mem->bytes, sign * bytes);
+}
+
+/* Over the process's bound: stop reading (the caller pauses). */
+static bool memory_full(const pmw_pipeline_t *p) {
+        return atomic_load(&p->mem->jobs) >= (long)p->max_jobs ||
+               atomic_load(&p->mem->bytes) >= (long)p->max_bytes;
+}
+
 static void forget_job(pmw_pipeline_t *p, pmw_job_t *job) {
-        p->jobs--;
-        p->bytes -= job_bytes(job);
+        account(p, job, -1);
         pmw_job_destroy(job);
 }
 
@@ -386,8 +408,7 @@ static void intake(pmw_pipeline_t *p, rd_kafka_message_t *rkm) {
         pmw_message_parse(&job->msg, job->value, job->value_len, job->job_id);
 
         pmw_tracker_add(&part->tracker, job->offset);
-        p->jobs++;
-        p->bytes += job_bytes(job);
+        account(p, job, +1);
 
         if (*reason)
                 finish(p, job, PMW_STATUS_REJECTED, 300, reason, NULL, NULL);
@@ -427,16 +448,24 @@ static bool consume(pmw_pipeline_t *p) {
                         intake(p, rkm);
                 }
                 rd_kafka_message_destroy(rkm);
-                if (p->jobs >= p->max_jobs || p->bytes >= p->max_bytes)
+                if (memory_full(p))
                         return true; /* the caller pauses (update_pause) */
         }
         return true;
 }
 
 /*
- * Pausing: while a server is on hold (CONTRACT 3.5) or the jobs in memory
- * pass their bound (backpressure), every assigned partition is paused; the
- * consumer is still polled, so the group membership and rebalances go on.
+ * Pausing and backpressure.
+ *
+ * While a server is on hold (CONTRACT 3.5) every assigned partition is
+ * paused; the consumer is still polled, so the group membership and
+ * rebalances go on. Memory backpressure is softer: over the process's bound
+ * (jobs or bytes in memory), the loop stops taking records and they wait in
+ * librdkafka's own bounded queue (queued.max.messages.kbytes). Pausing for
+ * that would be costly: librdkafka drops a paused partition's prefetched
+ * records and fetches them again on resume, which under load would happen
+ * every second. The consumer is still polled every BACKPRESSURE_POLL_US, so
+ * rebalances are served.
  */
 
 static void set_paused(pmw_pipeline_t *p, bool pause, const char *why) {
@@ -459,18 +488,21 @@ static void set_paused(pmw_pipeline_t *p, bool pause, const char *why) {
 
 static void update_pause(pmw_pipeline_t *p) {
         size_t held = pmw_servers_held_count(p->servers);
-        bool full   = p->jobs >= p->max_jobs || p->bytes >= p->max_bytes;
-        bool roomy = p->jobs <= p->max_jobs / 2 && p->bytes <= p->max_bytes / 2;
-        if (!p->consume_paused && (held || full)) {
-                char why[128];
-                snprintf(why, sizeof(why),
-                         held ? "a server is on hold"
-                              : "%zu jobs, %zu bytes in memory",
-                         p->jobs, p->bytes);
-                set_paused(p, true, why);
-        } else if (p->consume_paused && !held && roomy) {
-                set_paused(p, false, "no hold, memory below half its bound");
+        if (!p->consume_paused && held)
+                set_paused(p, true, "a server is on hold");
+        else if (p->consume_paused && !held)
+                set_paused(p, false, "no server on hold");
+}
+
+/* Whether to take records this turn: not while the process holds its
+ * bound of jobs in memory, except for a poll now and then. */
+static bool may_consume(pmw_pipeline_t *p) {
+        int64_t now = pmw_clock_mono_us();
+        if (!memory_full(p) || now - p->last_poll_us >= BACKPRESSURE_POLL_US) {
+                p->last_poll_us = now;
+                return true;
         }
+        return false;
 }
 
 /*
@@ -892,6 +924,11 @@ static void wait_for_work(pmw_pipeline_t *p, int max_ms) {
                     PMW_MIN(wait_ms, PMW_MAX(0, (next - now + 999) / 1000));
         if (p->ready.head && atomic_load(p->slots) > 0)
                 wait_ms = 0;
+        /* Records wait for this loop in librdkafka's queue and there is
+         * room for them now. */
+        if (p->backlog && !p->consume_paused && !p->drain_deadline_us &&
+            !memory_full(p))
+                wait_ms = 0;
         pmw_waitfd_t fd = {.fd = p->evfd[0], .events = POLLIN};
         pmw_client_wait(p->client, &fd, 1, (int)wait_ms);
         if (fd.revents) {
@@ -1043,7 +1080,16 @@ static void on_revoke(pmw_pipeline_t *p,
         for (int i = 0; i < parts->cnt; i++)
                 part_get(p, parts->elems[i].partition)->revoking = true;
 
-        if (!p->closing) {
+        /* A lost assignment (the session timed out) is someone else's
+         * already: finishing its jobs now would send them twice, and
+         * committing would fail. Drop them. */
+        bool lost = rd_kafka_assignment_lost(p->consumer);
+        if (lost)
+                pmw_log(PMW_LOG_WARN, "kafka",
+                        "pipeline=%d: assignment lost (session timed out); "
+                        "dropping its jobs for the new owner",
+                        p->id);
+        if (!p->closing && !lost) {
                 /* Finish what was read from these partitions before letting
                  * them go (CONTRACT 3.6), so the next owner starts after
                  * them and nothing is sent or published twice. */
@@ -1077,7 +1123,12 @@ static void on_revoke(pmw_pipeline_t *p,
                 pmw_tracker_reset(&part->tracker);
         }
         purge_stale(p);
-        if (open)
+        if (open && lost)
+                pmw_log(PMW_LOG_WARN, "pipeline",
+                        "pipeline=%d: %zu jobs of lost partitions dropped, "
+                        "uncommitted, for the new owner",
+                        p->id, open);
+        else if (open)
                 pmw_log(PMW_LOG_WARN, "pipeline",
                         "pipeline=%d: %zu jobs of revoked partitions were not "
                         "finished in time; left uncommitted for the next "
@@ -1130,8 +1181,15 @@ static void commit_cb(rd_kafka_t *rk,
                 atomic_store(&p->reachable, true);
         else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 pmw_metrics_add(&p->metrics->commit_failures, 1);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-            err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        /* Log changes, not repeats: commits go out every 100 ms, and a
+         * rebalance makes each of them fail the same way for seconds. */
+        if (err == p->last_commit_err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+                return;
+        p->last_commit_err = err;
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                pmw_log(PMW_LOG_NOTICE, "kafka",
+                        "pipeline=%d: offset commits succeed again", p->id);
+        else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 pmw_log(PMW_LOG_WARN, "kafka", "pipeline=%d: offset commit: %s",
                         p->id, rd_kafka_err2str(err));
 }
@@ -1266,6 +1324,7 @@ pmw_error_t *pmw_pipeline_new(const pmw_pipeline_opts_t *opts,
         p->pub                  = opts->pub;
         p->servers              = opts->servers;
         p->slots                = opts->slots;
+        p->mem                  = opts->mem;
         p->metrics              = opts->metrics;
         atomic_store(&p->lag, -1);
         p->rng     = opts->seed;
@@ -1278,11 +1337,12 @@ pmw_error_t *pmw_pipeline_new(const pmw_pipeline_opts_t *opts,
         p->batcher = pmw_batcher_new(
             pmw_servers_count(p->servers), (size_t)cfg->batch.max_messages,
             (size_t)cfg->batch.max_bytes, cfg->batch.linger_ms * 1000);
-        /* Enough jobs to keep every request slot busy twice over, so
-         * batches fill while others are in flight; bytes bound the rest. */
-        p->max_jobs =
-            (size_t)(cfg->postmark.max_in_flight * cfg->batch.max_messages * 2);
-        p->max_bytes = 64 * 1024 * 1024;
+        /* For the whole process: enough jobs to keep every request slot
+         * busy and the next batches filling (1.5 x max_in_flight full
+         * batches), and at most 48 MiB of job data. */
+        p->max_jobs  = (size_t)(cfg->postmark.max_in_flight *
+                               cfg->batch.max_messages * 3 / 2);
+        p->max_bytes = 48 * 1024 * 1024;
 
         pmw_client_opts_t copts = {
             .base_url           = cfg->postmark.base_url,
@@ -1338,12 +1398,17 @@ pmw_error_t *pmw_pipeline_run(pmw_pipeline_t *p) {
                 "pipeline=%d: consuming %s in group %s", p->id,
                 p->cfg->kafka.jobs_topic, p->cfg->kafka.group_id);
         while (!atomic_load(&p->stop) && !p->fatal) {
-                bool more = consume(p);
+                /* Records may be waiting in librdkafka's queue whenever
+                 * the budget ran out or the memory bound kept the loop
+                 * from taking them: then the loop must not sleep once
+                 * there is room again (the queue's fd will not fire). */
+                bool taken = may_consume(p);
+                p->backlog = !taken || consume(p);
                 update_pause(p);
                 check_reachable(p);
                 update_lag(p);
                 atomic_store(&p->jobs_gauge, p->jobs);
-                turn(p, false, more && !p->consume_paused ? 0 : 1000);
+                turn(p, false, 1000);
         }
         shutdown_drain(p);
         pmw_error_t *err = p->fatal;

@@ -44,17 +44,24 @@
 
 typedef struct pmw_pipeline_s pmw_pipeline_t;
 
+/* Jobs and bytes held by all pipelines of the process. */
+typedef struct pmw_pipeline_memory_s {
+        atomic_long jobs;
+        atomic_long bytes;
+} pmw_pipeline_memory_t;
+
 typedef struct pmw_pipeline_opts_s {
-        const pmw_config_t *cfg; /* borrows */
-        const char *bootstrap;   /* borrows (copied into the consumer) */
-        bool embedded;           /* brokers are librdkafka's mock cluster */
-        pmw_publisher_t *pub;    /* borrows */
-        pmw_servers_t *servers;  /* borrows */
-        pmw_metrics_t *metrics;  /* borrows */
-        atomic_long *slots;      /* borrows: free request slots of the
-                                  * process (postmark.max_in_flight) */
-        int id;                  /* for logs: "pipeline 0" */
-        uint64_t seed;           /* backoff jitter */
+        const pmw_config_t *cfg;    /* borrows */
+        const char *bootstrap;      /* borrows (copied into the consumer) */
+        bool embedded;              /* brokers are librdkafka's mock cluster */
+        pmw_publisher_t *pub;       /* borrows */
+        pmw_servers_t *servers;     /* borrows */
+        pmw_metrics_t *metrics;     /* borrows */
+        pmw_pipeline_memory_t *mem; /* borrows: shared memory accounting */
+        atomic_long *slots;         /* borrows: free request slots of the
+                                     * process (postmark.max_in_flight) */
+        int id;                     /* for logs: "pipeline 0" */
+        uint64_t seed;              /* backoff jitter */
 } pmw_pipeline_opts_t;
 
 pmw_error_t *pmw_pipeline_new(const pmw_pipeline_opts_t *opts,

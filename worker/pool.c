@@ -70,6 +70,7 @@ typedef struct pool_s {
         size_t worker_cnt;
         pmw_http_t *http;
         atomic_long slots; /* postmark.max_in_flight, shared */
+        pmw_pipeline_memory_t mem;
         pmw_metrics_t metrics;
         const char **server_names;
 } pool_t;
@@ -176,6 +177,7 @@ static pmw_error_t *start(pool_t *pool, const char **bootstrapp) {
                                             .pub       = pool->pub,
                                             .servers   = pool->servers,
                                             .slots     = &pool->slots,
+                                            .mem       = &pool->mem,
                                             .metrics   = &pool->metrics,
                                             .id        = (int)i,
                                             .seed      = seed + i + 1};

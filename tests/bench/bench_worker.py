@@ -155,6 +155,8 @@ def run(args, latency):
         if done_t is None:
             sys.exit("timed out: see " + args.log)
         cpu = proc_stat(worker.pid) - cpu0
+        others = "broker %.1f s, simulator %.1f s CPU in all" % (
+            proc_stat(broker.pid), proc_stat(sim.pid))
         hwm = proc_hwm_kb(worker.pid)
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
@@ -163,6 +165,8 @@ def run(args, latency):
               "%5.1f MB  (%d jobs in %.2f s; backlog produced in %.1f s)"
               % (latency, args.jobs / elapsed, cpu / args.jobs * 1e6,
                  hwm / 1024.0, args.jobs, elapsed, produce_s), flush=True)
+        print("                 (worker %.1f s CPU while catching up; %s)"
+              % (cpu, others), flush=True)
     finally:
         for p in reversed(procs):
             if p.poll() is None:

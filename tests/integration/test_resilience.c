@@ -176,6 +176,7 @@ static size_t check_repeats(const pmw_ktest_records_t *recs,
         }
         qsort(f, recs->cnt, sizeof(*f), cmp_finish);
         size_t repeated = 0, early = 0, mismatched = 0, most = 0;
+        size_t inflight_lost = 0;
         for (size_t i = 0; i < recs->cnt;) {
                 size_t end = i + 1, distinct = 1;
                 for (; end < recs->cnt && !strcmp(f[end].job_id, f[i].job_id);
@@ -199,11 +200,19 @@ static size_t check_repeats(const pmw_ktest_records_t *recs,
                         }
                 }
                 size_t sent = pmw_wenv_sends_of(sends, f[i].job_id, NULL);
-                if (sent != distinct && mismatched++ < 5)
+                /* One send more than status records: the job was in
+                 * flight when its partition's assignment was lost (the
+                 * member was fenced), so the old owner dropped its answer
+                 * and the new owner sent it again (CONTRACT 3.2 allows
+                 * repeats of jobs in flight). Anything else is a bug. */
+                if (sent == distinct + 1) {
+                        inflight_lost++;
+                } else if (sent != distinct && mismatched++ < 5) {
                         print_message(
                             "%s: %zu status records, sent %zu "
                             "times\n",
                             f[i].job_id, distinct, sent);
+                }
                 i = end;
         }
         for (size_t i = 0; i < recs->cnt; i++) {
@@ -217,6 +226,10 @@ static size_t check_repeats(const pmw_ktest_records_t *recs,
             "the rebalance; %zu jobs sent a different number of "
             "times than they have status records\n",
             repeated, most, early, mismatched);
+        print_message(
+            "%zu jobs sent once more than they have status records "
+            "(in flight when an assignment was lost)\n",
+            inflight_lost);
         assert_true(most <= 2);
         assert_int_equal(early, 0);
         assert_int_equal(mismatched, 0);
@@ -448,8 +461,9 @@ static void hold_and_release(pmw_wenv_t *env,
                       (long long)max_attempts);
         pmw_wenv_sends_free(check_sent_once(env, "hold", count, -1));
         pmw_wenv_log_print(env, 0, "hold", 10);
-        assert_int_equal(pmw_wenv_log_count(env, 0, "on hold ("), 1);
-        assert_true(pmw_wenv_log_count(env, 0, "released after") >= 1);
+        assert_int_equal(pmw_wenv_log_count(env, 0, ": on hold, consumption"),
+                         1);
+        assert_true(pmw_wenv_log_count(env, 0, ": released, Postmark") >= 1);
         pmw_ktest_records_free(recs);
 }
 
@@ -551,8 +565,8 @@ static void test_bad_message_split_out(void **state) {
         pmw_wenv_sends_t *sends = check_sent_once(env, "split", count, bad);
         assert_int_equal(pmw_wenv_sends_of(sends, bad_id, NULL), 0);
         pmw_wenv_sends_free(sends);
-        size_t splits = pmw_wenv_log_count(env, 0, "splitting");
-        pmw_wenv_log_print(env, 0, "splitting", 12);
+        size_t splits = pmw_wenv_log_count(env, 0, " halves=");
+        pmw_wenv_log_print(env, 0, " halves=", 12);
         /* Each split re-sends the half holding the bad message: it went
          * out once, then once per split; 200 messages take at most 8. */
         print_message("%zu splits logged\n", splits);

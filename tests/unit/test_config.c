@@ -125,13 +125,15 @@ static void test_defaults(void **state) {
         assert_string_equal(cfg->kafka.jobs_topic, "email.jobs");
         assert_string_equal(cfg->kafka.status_topic, "email.status");
         assert_string_equal(cfg->kafka.dead_letter_topic, "email.dlq");
-        assert_int_equal(cfg->kafka.consumer.cnt, 2);
+        assert_int_equal(cfg->kafka.consumer.cnt, 3);
         assert_string_equal(cfg->kafka.consumer.kv[0].name,
                             "auto.offset.reset");
         assert_string_equal(cfg->kafka.consumer.kv[0].value, "earliest");
         assert_string_equal(cfg->kafka.consumer.kv[1].name,
                             "queued.max.messages.kbytes");
         assert_string_equal(cfg->kafka.consumer.kv[1].value, "8192");
+        assert_string_equal(cfg->kafka.consumer.kv[2].name, "fetch.max.bytes");
+        assert_string_equal(cfg->kafka.consumer.kv[2].value, "4194304");
         assert_int_equal(cfg->kafka.producer.cnt, 0);
         assert_string_equal(cfg->postmark.base_url,
                             "https://api.postmarkapp.com");
@@ -967,7 +969,7 @@ static void test_passthrough(void **state) {
                                    "kafka.consumer.auto.offset.reset=latest",
                                    NULL});
         const pmw_kv_list_t *c = &cfg->kafka.consumer;
-        assert_int_equal(c->cnt, 5);
+        assert_int_equal(c->cnt, 6);
         /* defaults first, replaced in place; later entries replace */
         assert_string_equal(c->kv[0].name, "auto.offset.reset");
         assert_string_equal(c->kv[0].value, "latest");
@@ -975,9 +977,11 @@ static void test_passthrough(void **state) {
         assert_string_equal(c->kv[1].name, "queued.max.messages.kbytes");
         assert_string_equal(c->kv[1].value, "1024");
         assert_string_equal(c->kv[1].origin, "file line 3");
-        assert_string_equal(c->kv[2].name, "fetch.wait.max.ms");
-        assert_string_equal(c->kv[2].value, "60");
-        assert_string_equal(c->kv[2].origin, "file line 4");
+        assert_string_equal(c->kv[2].name, "fetch.max.bytes");
+        assert_string_equal(c->kv[2].origin, "default");
+        assert_string_equal(c->kv[3].name, "fetch.wait.max.ms");
+        assert_string_equal(c->kv[3].value, "60");
+        assert_string_equal(c->kv[3].origin, "file line 4");
         assert_string_equal(kv_get(c, "client.id"), "a=b");
         assert_string_equal(kv_get(c, "session.timeout.ms"), "6000");
         assert_int_equal(cfg->kafka.producer.cnt, 2);
@@ -1180,8 +1184,8 @@ static void test_print_parses_back(void **state) {
         assert_string_equal(s, "warn");
         const config_setting_t *list = config_lookup(&lc, "kafka.consumer");
         assert_non_null(list);
-        assert_int_equal(config_setting_length(list), 3);
-        assert_string_equal(config_setting_get_string_elem(list, 2),
+        assert_int_equal(config_setting_length(list), 4);
+        assert_string_equal(config_setting_get_string_elem(list, 3),
                             "client.id=q\"uote\\");
         assert_int_equal(
             config_setting_length(config_lookup(&lc, "kafka.producer")), 0);
