@@ -1,7 +1,8 @@
 /*
  * common/postmark_message.c: see postmark_message.h.
  *
- * One job goes through three steps, all on the one jansson tree:
+ * The job is tokenized once (common/jsontok.h: validated, nothing copied)
+ * and goes through three steps on the tokens:
  *
  *   1. shape: each field name of the job (and of each Headers and
  *      Attachments element) is mapped to a field id through a small static
@@ -14,22 +15,24 @@
  *      checked (lengths, addresses, base64, MIME type, ...) and written
  *      under its Postmark name into one buffer, which becomes the body.
  *
- * The tree is never copied or modified, and the output buffer is sized from
- * the input once, so a valid job costs jansson's allocations plus three.
+ * Values the worker does not change (strings, numbers, TemplateModel) are
+ * copied into the output as the job wrote them, whitespace between tokens
+ * dropped: the tokenizer has validated them, so they are valid JSON, and
+ * reals keep their exact text. The output buffer is sized from the input
+ * once, so a valid job costs a handful of allocations whatever its size.
  */
 #include "common/postmark_message.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "common/buf.h"
 #include "common/defs.h"
-#include "common/json.h"
+#include "common/jsontok.h"
 #include "common/mem.h"
 
 /* Names from the job are cut to this many bytes in reasons, so a reason
@@ -226,8 +229,9 @@ static const schema_t attachment_schema = {
 /* The fields of one object, by id. Each id is stored once (a second name
  * for the same field is an error), so order[] cannot overflow. */
 typedef struct slots_s {
-        json_t *value[F__COUNT];     /* NULL: absent or null */
-        const char *given[F__COUNT]; /* the name the job used */
+        uint32_t value[F__COUNT]; /* value token; 0: absent or null */
+        /* The name the job used: the alias table's copy (static). */
+        const char *given[F__COUNT];
         unsigned char order[F__COUNT];
         size_t n;
 } slots_t;
@@ -240,12 +244,25 @@ typedef struct where_s {
 
 typedef struct ctx_s {
         pmw_message_t *msg;
-        json_t *root;
+        pmw_jsontok_t doc; /* the job's tokens; the root is token 0 */
+        bool is_object;    /* parsed, and the root is an object */
         slots_t top;
         pmw_buf_t out;
+        pmw_buf_t scratch; /* one decoded string at a time */
         size_t recipients;
         bool templated;
 } ctx_t;
+
+/* Token i of the job. */
+static const pmw_jsontok_tok_t *tok(const ctx_t *ctx, uint32_t i) {
+        return &ctx->doc.toks[i];
+}
+
+/* The decoded value of string token i: borrowed from the job, or in
+ * ctx->scratch until the next call. */
+static const char *str(ctx_t *ctx, uint32_t i, size_t *lenp) {
+        return pmw_jsontok_str(&ctx->doc, i, &ctx->scratch, lenp);
+}
 
 /*
  * Reasons.
@@ -262,7 +279,7 @@ static void reject(pmw_message_t *msg, int code, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(msg->reject_reason, sizeof(msg->reject_reason), fmt, ap);
         va_end(ap);
-        /* One line, whatever the job or jansson's message contained. */
+        /* One line, whatever the job or the parser's message contained. */
         for (char *c = msg->reject_reason; *c; c++) {
                 if ((unsigned char)*c < 0x20 || *c == 0x7f)
                         *c = '?';
@@ -329,41 +346,48 @@ static const char *kind_name(kind_t kind) {
         return "an array";
 }
 
-static const char *type_name(const json_t *v) {
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:
+static const char *type_name(const ctx_t *ctx, uint32_t v) {
+        switch (tok(ctx, v)->type) {
+        case PMW_JSONTOK_OBJECT:
                 return "an object";
-        case JSON_ARRAY:
+        case PMW_JSONTOK_ARRAY:
                 return "an array";
-        case JSON_STRING:
+        case PMW_JSONTOK_STRING:
                 return "a string";
-        case JSON_INTEGER:
-                return "an integer";
-        case JSON_REAL:
-                return "a real number";
-        case JSON_TRUE:
-        case JSON_FALSE:
+        case PMW_JSONTOK_NUMBER:
+                return tok(ctx, v)->flags & PMW_JSONTOK_F_INTEGER
+                           ? "an integer"
+                           : "a real number";
+        case PMW_JSONTOK_TRUE:
+        case PMW_JSONTOK_FALSE:
                 return "a boolean";
-        case JSON_NULL:
+        default:
                 break;
         }
         return "null";
 }
 
-static bool kind_ok(kind_t kind, const json_t *v) {
+static bool kind_ok(const ctx_t *ctx, kind_t kind, uint32_t v) {
+        const pmw_jsontok_tok_t *t = tok(ctx, v);
         switch (kind) {
         case K_STRING:
-                return json_is_string(v);
+                return t->type == PMW_JSONTOK_STRING;
         case K_BOOL:
-                return json_is_boolean(v);
+                return t->type == PMW_JSONTOK_TRUE ||
+                       t->type == PMW_JSONTOK_FALSE;
         case K_INTEGER:
-                return json_is_integer(v);
+                return t->type == PMW_JSONTOK_NUMBER &&
+                       (t->flags & PMW_JSONTOK_F_INTEGER);
         case K_OBJECT:
-                return json_is_object(v);
+                return t->type == PMW_JSONTOK_OBJECT;
         case K_ARRAY:
                 break;
         }
-        return json_is_array(v);
+        return t->type == PMW_JSONTOK_ARRAY;
+}
+
+static bool is_null(const ctx_t *ctx, uint32_t v) {
+        return tok(ctx, v)->type == PMW_JSONTOK_NULL;
 }
 
 /*
@@ -382,19 +406,20 @@ lookup(const schema_t *schema, const char *name, size_t len) {
 
 /* Maps obj's fields to ids and checks their types. Returns false after a
  * 403; a field given twice is noted as a 300 and the walk goes on. */
-static bool classify(pmw_message_t *msg,
+static bool classify(ctx_t *ctx,
                      const schema_t *schema,
-                     json_t *obj,
+                     uint32_t obj,
                      const where_t *where,
                      slots_t *slots) {
+        pmw_message_t *msg = ctx->msg;
         char p[160];
         memset(slots->value, 0, sizeof(slots->value));
         slots->n = 0;
-        for (void *it = json_object_iter(obj); it;
-             it       = json_object_iter_next(obj, it)) {
-                const char *name   = json_object_iter_key(it);
-                size_t len         = json_object_iter_key_len(it);
-                json_t *v          = json_object_iter_value(it);
+        for (uint32_t k = obj + 1; k < tok(ctx, obj)->next;
+             k          = tok(ctx, k + 1)->next) {
+                uint32_t v = k + 1;
+                size_t len;
+                const char *name   = str(ctx, k, &len);
                 const alias_t *a   = lookup(schema, name, len);
                 const field_t *fld = a ? &schema->fields[a->id] : NULL;
                 if (!a) {
@@ -402,12 +427,12 @@ static bool classify(pmw_message_t *msg,
                                path(p, sizeof(p), where, name, len));
                         return false;
                 }
-                if (json_is_null(v))
+                if (is_null(ctx, v))
                         continue; /* null means absent */
-                if (!kind_ok(fld->kind, v)) {
+                if (!kind_ok(ctx, fld->kind, v)) {
                         reject(msg, PMW_REJECT_FIELD, "%s must be %s, not %s",
-                               path(p, sizeof(p), where, name, len),
-                               kind_name(fld->kind), type_name(v));
+                               path(p, sizeof(p), where, a->name, a->len),
+                               kind_name(fld->kind), type_name(ctx, v));
                         return false;
                 }
                 if (slots->value[a->id]) {
@@ -416,51 +441,50 @@ static bool classify(pmw_message_t *msg,
                                "%s is given twice: as %s and %s", fld->name,
                                path(p2, sizeof(p2), where, slots->given[a->id],
                                     strlen(slots->given[a->id])),
-                               path(p, sizeof(p), where, name, len));
+                               path(p, sizeof(p), where, a->name, a->len));
                         continue;
                 }
                 slots->value[a->id]      = v;
-                slots->given[a->id]      = name;
+                slots->given[a->id]      = a->name;
                 slots->order[slots->n++] = (unsigned char)a->id;
         }
         return true;
 }
 
 /* Headers and Attachments: arrays of objects of a known shape. */
-static bool check_array_shape(pmw_message_t *msg,
+static bool check_array_shape(ctx_t *ctx,
                               const schema_t *schema,
-                              json_t *array,
+                              uint32_t array,
                               const char *given) {
         slots_t slots;
-        size_t n = json_array_size(array);
-        for (size_t i = 0; i < n; i++) {
-                json_t *el    = json_array_get(array, i);
+        size_t i = 0;
+        for (uint32_t el = array + 1; el < tok(ctx, array)->next;
+             el          = tok(ctx, el)->next, i++) {
                 where_t where = {given, i};
-                if (!json_is_object(el)) {
-                        reject(msg, PMW_REJECT_FIELD,
+                if (tok(ctx, el)->type != PMW_JSONTOK_OBJECT) {
+                        reject(ctx->msg, PMW_REJECT_FIELD,
                                "%s[%zu] must be an object, not %s", given, i,
-                               type_name(el));
+                               type_name(ctx, el));
                         return false;
                 }
-                if (!classify(msg, schema, el, &where, &slots))
+                if (!classify(ctx, schema, el, &where, &slots))
                         return false;
         }
         return true;
 }
 
-static bool
-check_metadata_shape(pmw_message_t *msg, json_t *md, const char *given) {
-        for (void *it = json_object_iter(md); it;
-             it       = json_object_iter_next(md, it)) {
-                json_t *v = json_object_iter_value(it);
-                if (json_is_string(v) || json_is_null(v))
+static bool check_metadata_shape(ctx_t *ctx, uint32_t md, const char *given) {
+        for (uint32_t k = md + 1; k < tok(ctx, md)->next;
+             k          = tok(ctx, k + 1)->next) {
+                uint32_t v = k + 1;
+                if (tok(ctx, v)->type == PMW_JSONTOK_STRING || is_null(ctx, v))
                         continue;
                 char shown[SHOW_CAP];
-                reject(msg, PMW_REJECT_FIELD,
+                size_t len;
+                const char *key = str(ctx, k, &len);
+                reject(ctx->msg, PMW_REJECT_FIELD,
                        "%s value of '%s' must be a string, not %s", given,
-                       show(shown, json_object_iter_key(it),
-                            json_object_iter_key_len(it)),
-                       type_name(v));
+                       show(shown, key, len), type_name(ctx, v));
                 return false;
         }
         return true;
@@ -471,19 +495,19 @@ static bool check_shape(ctx_t *ctx) {
         slots_t *top        = &ctx->top;
         const where_t where = {NULL, 0};
 
-        if (!classify(msg, &msg_schema, ctx->root, &where, top))
+        if (!classify(ctx, &msg_schema, 0, &where, top))
                 return false;
         if (top->value[F_HEADERS] &&
-            !check_array_shape(msg, &header_schema, top->value[F_HEADERS],
+            !check_array_shape(ctx, &header_schema, top->value[F_HEADERS],
                                top->given[F_HEADERS]))
                 return false;
         if (top->value[F_ATTACHMENTS] &&
-            !check_array_shape(msg, &attachment_schema,
+            !check_array_shape(ctx, &attachment_schema,
                                top->value[F_ATTACHMENTS],
                                top->given[F_ATTACHMENTS]))
                 return false;
         if (top->value[F_METADATA] &&
-            !check_metadata_shape(msg, top->value[F_METADATA],
+            !check_metadata_shape(ctx, top->value[F_METADATA],
                                   top->given[F_METADATA]))
                 return false;
 
@@ -512,18 +536,19 @@ static bool check_shape(ctx_t *ctx) {
  * Step 2: rules across fields.
  */
 
-static bool string_empty(const json_t *v) {
-        return !v || json_string_length(v) == 0;
+/* Absent, or "" (a string is empty exactly when its raw text is). */
+static bool string_empty(const ctx_t *ctx, uint32_t v) {
+        return !v || tok(ctx, v)->len == 0;
 }
 
 static bool check_required(ctx_t *ctx) {
         pmw_message_t *msg = ctx->msg;
-        json_t **v         = ctx->top.value;
+        const uint32_t *v  = ctx->top.value;
 
         static const unsigned required[] = {F_FROM, F_TO};
         for (size_t i = 0; i < PMW_ARRAY_LEN(required); i++) {
                 unsigned id = required[i];
-                if (string_empty(v[id])) {
+                if (string_empty(ctx, v[id])) {
                         reject(msg, PMW_REJECT_INVALID, "%s is %s",
                                v[id] ? ctx->top.given[id] : msg_fields[id].name,
                                v[id] ? "empty" : "missing");
@@ -531,16 +556,16 @@ static bool check_required(ctx_t *ctx) {
                 }
         }
         if (ctx->templated) {
-                json_t *id = v[F_TEMPLATE_ID];
-                if (id && json_integer_value(id) <= 0) {
+                uint32_t id = v[F_TEMPLATE_ID];
+                int64_t n   = 0;
+                /* The parser checked that every integer fits. */
+                if (id && pmw_jsontok_int(&ctx->doc, id, &n) && n <= 0) {
                         reject(msg, PMW_REJECT_INVALID,
-                               "%s must be a positive integer, not "
-                               "%" JSON_INTEGER_FORMAT,
-                               ctx->top.given[F_TEMPLATE_ID],
-                               json_integer_value(id));
+                               "%s must be a positive integer, not %" PRId64,
+                               ctx->top.given[F_TEMPLATE_ID], n);
                         return false;
                 }
-                if (!id && string_empty(v[F_TEMPLATE_ALIAS])) {
+                if (!id && string_empty(ctx, v[F_TEMPLATE_ALIAS])) {
                         reject(msg, PMW_REJECT_INVALID, "%s is empty",
                                ctx->top.given[F_TEMPLATE_ALIAS]);
                         return false;
@@ -561,7 +586,8 @@ static bool check_required(ctx_t *ctx) {
                        ctx->top.given[id]);
                 return false;
         }
-        if (string_empty(v[F_HTML_BODY]) && string_empty(v[F_TEXT_BODY])) {
+        if (string_empty(ctx, v[F_HTML_BODY]) &&
+            string_empty(ctx, v[F_TEXT_BODY])) {
                 /* Postmark's own wording, so both paths read the same. */
                 reject(msg, PMW_REJECT_INVALID,
                        "Provide either email TextBody or HtmlBody or both.");
@@ -632,12 +658,10 @@ static bool recipient_ok(const char *s, size_t len) {
 /* Checks a comma-separated list of recipients and counts them. Commas in
  * quotes ("Doe, Jane") or in angle brackets do not separate; empty items
  * (a trailing comma) are skipped. */
-static bool check_address_list(pmw_message_t *msg,
-                               const char *given,
-                               const json_t *v,
-                               size_t *count) {
-        const char *s = json_string_value(v);
-        size_t len    = json_string_length(v);
+static bool
+check_address_list(ctx_t *ctx, const char *given, uint32_t v, size_t *count) {
+        size_t len;
+        const char *s = str(ctx, v, &len);
         bool quoted   = false;
         bool angle    = false;
         size_t start  = 0;
@@ -671,7 +695,7 @@ static bool check_address_list(pmw_message_t *msg,
                         continue;
                 if (!recipient_ok(s + a, b - a)) {
                         char shown[SHOW_CAP];
-                        reject(msg, PMW_REJECT_INVALID,
+                        reject(ctx->msg, PMW_REJECT_INVALID,
                                "invalid address in %s: '%s'", given,
                                show(shown, s + a, b - a));
                         return false;
@@ -681,27 +705,27 @@ static bool check_address_list(pmw_message_t *msg,
         return true;
 }
 
-static bool check_utf16_limit(pmw_message_t *msg,
-                              const char *given,
-                              const json_t *v,
-                              size_t max) {
-        size_t n = pmw_utf16_len(json_string_value(v), json_string_length(v));
+static bool
+check_utf16_limit(ctx_t *ctx, const char *given, uint32_t v, size_t max) {
+        size_t n = pmw_jsontok_str_utf16_len(&ctx->doc, v);
         if (n <= max)
                 return true;
-        reject(msg, PMW_REJECT_INVALID,
+        reject(ctx->msg, PMW_REJECT_INVALID,
                "%s is %zu UTF-16 code units; the limit is %zu", given, n, max);
         return false;
 }
 
-static bool check_bytes_limit(pmw_message_t *msg,
-                              const char *given,
-                              const json_t *v,
-                              size_t max) {
-        size_t n = json_string_length(v);
+static bool
+check_bytes_limit(ctx_t *ctx, const char *given, uint32_t v, size_t max) {
+        /* Decoding never lengthens a string: most bodies are settled by
+         * their raw length alone. */
+        if (tok(ctx, v)->len <= max)
+                return true;
+        size_t n = pmw_jsontok_str_len(&ctx->doc, v);
         if (n <= max)
                 return true;
-        reject(msg, PMW_REJECT_INVALID, "%s is %zu bytes; the limit is %zu",
-               given, n, max);
+        reject(ctx->msg, PMW_REJECT_INVALID,
+               "%s is %zu bytes; the limit is %zu", given, n, max);
         return false;
 }
 
@@ -828,8 +852,9 @@ ascii_casecmp(const char *a, size_t alen, const char *b, size_t blen) {
 }
 
 typedef struct mdkey_s {
-        const char *s;
+        const char *s; /* the decoded key */
         size_t len;
+        size_t off;   /* an escaped key's place in the decoded names */
         size_t index; /* position in the job, to name a pair in job order */
 } mdkey_t;
 
@@ -850,28 +875,27 @@ static void write_key(ctx_t *ctx, const field_t *fld, bool *first) {
         pmw_buf_append(&ctx->out, fld->key, fld->key_len);
 }
 
-static bool check_header(pmw_message_t *msg,
-                         const slots_t *el,
-                         const char *given,
-                         size_t i) {
-        if (string_empty(el->value[H_NAME])) {
-                reject(msg, PMW_REJECT_INVALID, "%s[%zu].Name is %s", given, i,
-                       el->value[H_NAME] ? "empty" : "missing");
+static bool
+check_header(ctx_t *ctx, const slots_t *el, const char *given, size_t i) {
+        if (string_empty(ctx, el->value[H_NAME])) {
+                reject(ctx->msg, PMW_REJECT_INVALID, "%s[%zu].Name is %s",
+                       given, i, el->value[H_NAME] ? "empty" : "missing");
                 return false;
         }
         if (!el->value[H_VALUE]) {
-                reject(msg, PMW_REJECT_INVALID, "%s[%zu].Value is missing",
+                reject(ctx->msg, PMW_REJECT_INVALID, "%s[%zu].Value is missing",
                        given, i);
                 return false;
         }
         return true;
 }
 
-static bool check_attachment(pmw_message_t *msg,
-                             const slots_t *el,
-                             const char *given,
-                             size_t i) {
+static bool
+check_attachment(ctx_t *ctx, const slots_t *el, const char *given, size_t i) {
         static const unsigned required[] = {A_NAME, A_CONTENT, A_CONTENT_TYPE};
+        pmw_message_t *msg               = ctx->msg;
+        const char *s;
+        size_t len;
         for (size_t k = 0; k < PMW_ARRAY_LEN(required); k++) {
                 unsigned id = required[k];
                 if (!el->value[id]) {
@@ -880,30 +904,30 @@ static bool check_attachment(pmw_message_t *msg,
                         return false;
                 }
         }
-        if (string_empty(el->value[A_NAME])) {
+        if (string_empty(ctx, el->value[A_NAME])) {
                 reject(msg, PMW_REJECT_INVALID, "%s[%zu].%s is empty", given, i,
                        el->given[A_NAME]);
                 return false;
         }
-        const json_t *v = el->value[A_CONTENT];
-        if (!base64_ok(json_string_value(v), json_string_length(v))) {
+        s = str(ctx, el->value[A_CONTENT], &len);
+        if (!base64_ok(s, len)) {
                 reject(msg, PMW_REJECT_INVALID,
                        "%s[%zu].%s is not valid base64", given, i,
                        el->given[A_CONTENT]);
                 return false;
         }
-        v = el->value[A_CONTENT_TYPE];
-        if (!mime_type_ok(json_string_value(v), json_string_length(v))) {
+        s = str(ctx, el->value[A_CONTENT_TYPE], &len);
+        if (!mime_type_ok(s, len)) {
                 char shown[SHOW_CAP];
-                reject(
-                    msg, PMW_REJECT_INVALID,
-                    "%s[%zu].%s '%s' is not a valid MIME type", given, i,
-                    el->given[A_CONTENT_TYPE],
-                    show(shown, json_string_value(v), json_string_length(v)));
+                reject(msg, PMW_REJECT_INVALID,
+                       "%s[%zu].%s '%s' is not a valid MIME type", given, i,
+                       el->given[A_CONTENT_TYPE], show(shown, s, len));
                 return false;
         }
-        v = el->value[A_CONTENT_ID];
-        if (v && !content_id_ok(json_string_value(v), json_string_length(v))) {
+        if (!el->value[A_CONTENT_ID])
+                return true;
+        s = str(ctx, el->value[A_CONTENT_ID], &len);
+        if (!content_id_ok(s, len)) {
                 reject(msg, PMW_REJECT_INVALID,
                        "%s[%zu].%s must be printable ASCII without spaces",
                        given, i, el->given[A_CONTENT_ID]);
@@ -912,25 +936,27 @@ static bool check_attachment(pmw_message_t *msg,
         return true;
 }
 
+/* Copies value token v as the job wrote it, minus whitespace. */
+static void write_value(ctx_t *ctx, uint32_t v) {
+        pmw_jsontok_append_compact(&ctx->doc, v, &ctx->out);
+}
+
 /* Writes an array of Headers or Attachments elements under Postmark's
  * names, checking each element with check(). */
-static bool write_elements(ctx_t *ctx,
-                           json_t *array,
-                           const char *given,
-                           const schema_t *schema,
-                           bool (*check)(pmw_message_t *msg,
-                                         const slots_t *el,
-                                         const char *given,
-                                         size_t i)) {
-        pmw_message_t *msg = ctx->msg;
-        size_t n           = json_array_size(array);
+static bool write_elements(
+    ctx_t *ctx,
+    uint32_t array,
+    const char *given,
+    const schema_t *schema,
+    bool (*check)(ctx_t *ctx, const slots_t *el, const char *given, size_t i)) {
         slots_t el;
+        size_t i = 0;
         pmw_buf_append_char(&ctx->out, '[');
-        for (size_t i = 0; i < n; i++) {
+        for (uint32_t e = array + 1; e < tok(ctx, array)->next;
+             e          = tok(ctx, e)->next, i++) {
                 where_t where = {given, i};
-                (void)classify(msg, schema, json_array_get(array, i), &where,
-                               &el);
-                if (!check(msg, &el, given, i))
+                (void)classify(ctx, schema, e, &where, &el);
+                if (!check(ctx, &el, given, i))
                         return false;
                 bool first = true;
                 if (i)
@@ -939,7 +965,7 @@ static bool write_elements(ctx_t *ctx,
                 for (size_t k = 0; k < el.n; k++) {
                         unsigned id = el.order[k];
                         write_key(ctx, &schema->fields[id], &first);
-                        pmw_json_write(&ctx->out, el.value[id]);
+                        write_value(ctx, el.value[id]);
                 }
                 pmw_buf_append_char(&ctx->out, '}');
         }
@@ -947,23 +973,25 @@ static bool write_elements(ctx_t *ctx,
         return true;
 }
 
-static bool job_id_ok(const char *job_id) {
-        size_t len = strlen(job_id);
+static bool job_id_ok(const char *job_id, size_t len) {
         return len <= PMW_MESSAGE_MAX_JOB_ID_BYTES &&
                pmw_utf8_valid_prefix(job_id, len) == len;
 }
 
-static void write_job_id(ctx_t *ctx, const char *job_id) {
+static void write_job_id(ctx_t *ctx, const char *job_id, size_t len) {
         pmw_buf_append(&ctx->out, "\"pmw_job_id\":", 13);
         /* job_id_ok() has checked it is UTF-8. */
-        pmw_buf_append_json_utf8(&ctx->out, job_id, strlen(job_id));
+        pmw_buf_append_json_utf8(&ctx->out, job_id, len);
         ctx->msg->job_id_added = true;
 }
 
 /* Checks keys (non-empty, unique ignoring case) and writes the object,
  * null values dropped, pmw_job_id appended when allowed. */
-static bool
-write_metadata(ctx_t *ctx, json_t *md, const char *given, const char *job_id) {
+static bool write_metadata(ctx_t *ctx,
+                           uint32_t md,
+                           const char *given,
+                           const char *job_id,
+                           size_t job_id_len) {
         /* Below this many keys a quadratic check beats sorting and needs no
          * allocation; above it, a job with thousands of keys must not cost
          * millions of comparisons. */
@@ -973,23 +1001,23 @@ write_metadata(ctx_t *ctx, json_t *md, const char *given, const char *job_id) {
         mdkey_t *keys = small;
         size_t n = 0, cap = SMALL;
         bool has_job_id = false, ok = true, first = true;
+        /* Escaped keys, decoded: their pointers are set once it has
+         * stopped moving. */
+        pmw_buf_t names;
 
+        pmw_buf_init(&names, SIZE_MAX);
         pmw_buf_append_char(&ctx->out, '{');
-        for (void *it = json_object_iter(md); it;
-             it       = json_object_iter_next(md, it)) {
-                json_t *v       = json_object_iter_value(it);
-                const char *key = json_object_iter_key(it);
-                size_t len      = json_object_iter_key_len(it);
-                if (json_is_null(v))
+        for (uint32_t k = md + 1; k < tok(ctx, md)->next;
+             k          = tok(ctx, k + 1)->next) {
+                uint32_t v = k + 1;
+                if (is_null(ctx, v))
                         continue;
-                if (len == 0) {
+                if (tok(ctx, k)->len == 0) {
                         reject(msg, PMW_REJECT_INVALID, "%s has an empty key",
                                given);
                         ok = false;
                         goto out;
                 }
-                if (ascii_casecmp(key, len, "pmw_job_id", 10) == 0)
-                        has_job_id = true;
                 if (n == cap) {
                         cap *= 2;
                         if (keys == small) {
@@ -999,17 +1027,31 @@ write_metadata(ctx_t *ctx, json_t *md, const char *given, const char *job_id) {
                                 keys = pmw_realloc(keys, cap * sizeof(*keys));
                         }
                 }
-                keys[n].s     = key;
-                keys[n].len   = len;
-                keys[n].index = n;
+                mdkey_t *key = &keys[n];
+                key->index   = n;
+                if (tok(ctx, k)->flags & PMW_JSONTOK_F_ESCAPED) {
+                        key->s   = NULL;
+                        key->off = pmw_buf_len(&names);
+                        pmw_jsontok_str_append(&ctx->doc, k, &names);
+                        key->len = pmw_buf_len(&names) - key->off;
+                } else {
+                        key->s   = pmw_jsontok_raw(&ctx->doc, k);
+                        key->len = tok(ctx, k)->len;
+                }
                 n++;
                 if (!first)
                         pmw_buf_append_char(&ctx->out, ',');
                 first = false;
-                pmw_buf_append_json_utf8(&ctx->out, key, len);
+                write_value(ctx, k);
                 pmw_buf_append_char(&ctx->out, ':');
-                pmw_buf_append_json_utf8(&ctx->out, json_string_value(v),
-                                         json_string_length(v));
+                write_value(ctx, v);
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!keys[i].s)
+                        keys[i].s = pmw_buf_ptr(&names) + keys[i].off;
+                if (ascii_casecmp(keys[i].s, keys[i].len, "pmw_job_id", 10) ==
+                    0)
+                        has_job_id = true;
         }
 
         const mdkey_t *a = NULL, *b = NULL;
@@ -1046,30 +1088,32 @@ write_metadata(ctx_t *ctx, json_t *md, const char *given, const char *job_id) {
         }
 
         if (job_id && !has_job_id && n < PMW_MESSAGE_MAX_METADATA &&
-            job_id_ok(job_id)) {
+            job_id_ok(job_id, job_id_len)) {
                 if (!first)
                         pmw_buf_append_char(&ctx->out, ',');
-                write_job_id(ctx, job_id);
+                write_job_id(ctx, job_id, job_id_len);
         }
         pmw_buf_append_char(&ctx->out, '}');
 out:
         if (keys != small)
                 free(keys);
+        pmw_buf_cleanup(&names);
         return ok;
 }
 
 /* Checks one top-level field's content and writes it. */
-static bool write_field(ctx_t *ctx, unsigned id, const char *job_id) {
+static bool
+write_field(ctx_t *ctx, unsigned id, const char *job_id, size_t job_id_len) {
         pmw_message_t *msg = ctx->msg;
-        json_t *v          = ctx->top.value[id];
+        uint32_t v         = ctx->top.value[id];
         const char *given  = ctx->top.given[id];
         const field_t *fld = &msg_fields[id];
         size_t count       = 0;
 
         switch (id) {
         case F_FROM:
-                if (!check_utf16_limit(msg, given, v, PMW_MESSAGE_MAX_FROM) ||
-                    !check_address_list(msg, given, v, &count))
+                if (!check_utf16_limit(ctx, given, v, PMW_MESSAGE_MAX_FROM) ||
+                    !check_address_list(ctx, given, v, &count))
                         return false;
                 if (count != 1) {
                         reject(msg, PMW_REJECT_INVALID,
@@ -1079,7 +1123,7 @@ static bool write_field(ctx_t *ctx, unsigned id, const char *job_id) {
                 }
                 break;
         case F_TO:
-                if (!check_address_list(msg, given, v, &count))
+                if (!check_address_list(ctx, given, v, &count))
                         return false;
                 if (count == 0) {
                         reject(msg, PMW_REJECT_INVALID, "%s has no address",
@@ -1090,39 +1134,44 @@ static bool write_field(ctx_t *ctx, unsigned id, const char *job_id) {
                 break;
         case F_CC:
         case F_BCC:
-                if (!check_address_list(msg, given, v, &count))
+                if (!check_address_list(ctx, given, v, &count))
                         return false;
                 ctx->recipients += count;
                 break;
         case F_REPLY_TO:
-                if (!check_address_list(msg, given, v, &count))
+                if (!check_address_list(ctx, given, v, &count))
                         return false;
                 break;
         case F_SUBJECT:
-                if (!check_utf16_limit(msg, given, v, PMW_MESSAGE_MAX_SUBJECT))
+                if (!check_utf16_limit(ctx, given, v, PMW_MESSAGE_MAX_SUBJECT))
                         return false;
                 break;
         case F_TAG:
-                if (!check_utf16_limit(msg, given, v, PMW_MESSAGE_MAX_TAG))
+                if (!check_utf16_limit(ctx, given, v, PMW_MESSAGE_MAX_TAG))
                         return false;
                 break;
         case F_HTML_BODY:
         case F_TEXT_BODY:
-                if (!check_bytes_limit(msg, given, v,
+                if (!check_bytes_limit(ctx, given, v,
                                        PMW_MESSAGE_MAX_BODY_BYTES))
                         return false;
                 break;
         case F_TRACK_LINKS: {
-                static const char *const ok[] = {"None", "HtmlAndText",
-                                                 "HtmlOnly", "TextOnly"};
-                const char *s                 = json_string_value(v);
-                size_t len                    = json_string_length(v);
-                size_t i                      = 0;
+                static const struct {
+                        const char *s;
+                        size_t len;
+                } ok[]   = {{"None", 4},
+                            {"HtmlAndText", 11},
+                            {"HtmlOnly", 8},
+                            {"TextOnly", 8}};
+                size_t i = 0;
                 while (i < PMW_ARRAY_LEN(ok) &&
-                       !(strlen(ok[i]) == len && memcmp(ok[i], s, len) == 0))
+                       !pmw_jsontok_str_eqn(&ctx->doc, v, ok[i].s, ok[i].len))
                         i++;
                 if (i == PMW_ARRAY_LEN(ok)) {
                         char shown[SHOW_CAP];
+                        size_t len;
+                        const char *s = str(ctx, v, &len);
                         reject(msg, PMW_REJECT_INVALID,
                                "%s must be None, HtmlAndText, HtmlOnly or "
                                "TextOnly, not '%s'",
@@ -1134,7 +1183,7 @@ static bool write_field(ctx_t *ctx, unsigned id, const char *job_id) {
         case F_MESSAGE_STREAM:
                 /* Empty means the default stream, which is what Postmark
                  * picks when the field is absent. */
-                if (json_string_length(v) == 0)
+                if (tok(ctx, v)->len == 0)
                         return true;
                 break;
         default:
@@ -1152,22 +1201,23 @@ static bool write_field(ctx_t *ctx, unsigned id, const char *job_id) {
                 return write_elements(ctx, v, given, &attachment_schema,
                                       check_attachment);
         case F_METADATA:
-                return write_metadata(ctx, v, given, job_id);
+                return write_metadata(ctx, v, given, job_id, job_id_len);
         default:
-                pmw_json_write(&ctx->out, v);
+                write_value(ctx, v);
                 return true;
         }
 }
 
 static bool write_message(ctx_t *ctx, size_t in_len, const char *job_id) {
         pmw_message_t *msg = ctx->msg;
+        size_t job_id_len  = job_id ? strlen(job_id) : 0;
         /* Normalised output is about the size of the input (whitespace
          * gone, a job id added): one allocation in the common case. */
         pmw_buf_reserve(&ctx->out,
                         PMW_MIN(in_len + 128, (size_t)PMW_MESSAGE_MAX_BYTES));
         pmw_buf_append_char(&ctx->out, '{');
         for (size_t k = 0; k < ctx->top.n; k++) {
-                if (!write_field(ctx, ctx->top.order[k], job_id))
+                if (!write_field(ctx, ctx->top.order[k], job_id, job_id_len))
                         return false;
         }
         if (ctx->recipients > PMW_MESSAGE_MAX_RECIPIENTS) {
@@ -1176,9 +1226,10 @@ static bool write_message(ctx_t *ctx, size_t in_len, const char *job_id) {
                        PMW_MESSAGE_MAX_RECIPIENTS, ctx->recipients);
                 return false;
         }
-        if (!ctx->top.value[F_METADATA] && job_id && job_id_ok(job_id)) {
+        if (!ctx->top.value[F_METADATA] && job_id &&
+            job_id_ok(job_id, job_id_len)) {
                 pmw_buf_append(&ctx->out, ",\"Metadata\":{", 13);
-                write_job_id(ctx, job_id);
+                write_job_id(ctx, job_id, job_id_len);
                 pmw_buf_append_char(&ctx->out, '}');
         }
         pmw_buf_append_char(&ctx->out, '}');
@@ -1196,34 +1247,40 @@ static bool write_message(ctx_t *ctx, size_t in_len, const char *job_id) {
  * Entry points.
  */
 
-/* The string value of the first of two names present as a string, for the
- * status record of a job whose fields were not all classified. */
-static const json_t *
-find_string(json_t *root, const char *name, const char *alias) {
-        json_t *v = json_object_get(root, name);
-        if (!json_is_string(v))
-                v = json_object_get(root, alias);
-        return json_is_string(v) ? v : NULL;
+/* The first of two names present as a string, for the status record of a
+ * job whose fields were not all classified; 0 if neither is. */
+static uint32_t
+find_string(const ctx_t *ctx, const char *name, const char *alias) {
+        uint32_t v = pmw_jsontok_get(&ctx->doc, 0, name);
+        if (!v || tok(ctx, v)->type != PMW_JSONTOK_STRING)
+                v = pmw_jsontok_get(&ctx->doc, 0, alias);
+        return v && tok(ctx, v)->type == PMW_JSONTOK_STRING ? v : 0;
 }
 
 static void set_to_stream(ctx_t *ctx, bool classified) {
         pmw_message_t *msg = ctx->msg;
-        const json_t *to = NULL, *stream = NULL;
+        uint32_t to = 0, stream = 0;
+        const char *s;
+        size_t len;
         if (classified) {
                 to     = ctx->top.value[F_TO];
                 stream = ctx->top.value[F_MESSAGE_STREAM];
-        } else if (ctx->root) {
-                to = find_string(ctx->root, "To", "to");
-                stream =
-                    find_string(ctx->root, "MessageStream", "message_stream");
+        } else if (ctx->is_object) {
+                to     = find_string(ctx, "To", "to");
+                stream = find_string(ctx, "MessageStream", "message_stream");
         }
-        msg->to =
-            to ? pmw_strndup(json_string_value(to), json_string_length(to))
-               : pmw_strdup("");
-        msg->stream = stream && json_string_length(stream)
-                          ? pmw_strndup(json_string_value(stream),
-                                        json_string_length(stream))
-                          : pmw_strdup("outbound");
+        if (to) {
+                s       = str(ctx, to, &len);
+                msg->to = pmw_strndup(s, len);
+        } else {
+                msg->to = pmw_strdup("");
+        }
+        if (stream && tok(ctx, stream)->len) {
+                s           = str(ctx, stream, &len);
+                msg->stream = pmw_strndup(s, len);
+        } else {
+                msg->stream = pmw_strdup("outbound");
+        }
 }
 
 void pmw_message_parse(pmw_message_t *msg,
@@ -1231,16 +1288,17 @@ void pmw_message_parse(pmw_message_t *msg,
                        size_t len,
                        const char *job_id) {
         ctx_t ctx;
-        json_error_t jerr;
         bool classified = false;
 
         memset(msg, 0, sizeof(*msg));
         msg->endpoint  = PMW_ENDPOINT_BATCH;
         ctx.msg        = msg;
-        ctx.root       = NULL;
+        ctx.is_object  = false;
         ctx.recipients = 0;
         ctx.templated  = false;
+        pmw_jsontok_init(&ctx.doc);
         pmw_buf_init(&ctx.out, PMW_MESSAGE_MAX_BYTES);
+        pmw_buf_init(&ctx.scratch, SIZE_MAX);
 
         if (len > PMW_MESSAGE_MAX_BYTES) {
                 reject(msg, PMW_REJECT_INVALID,
@@ -1252,19 +1310,23 @@ void pmw_message_parse(pmw_message_t *msg,
                 reject(msg, PMW_REJECT_INVALID_JSON, "the job is empty");
                 goto out;
         }
-        ctx.root = json_loadb(value, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!ctx.root) {
-                reject(msg, PMW_REJECT_INVALID_JSON,
-                       "invalid JSON: %s (line %d, column %d, byte %d)",
-                       jerr.text, jerr.line, jerr.column, jerr.position);
+        /* jansson's defaults, which the job format has always had: no
+         * "\u0000", no repeated key, numbers that fit 64 bits. */
+        pmw_error_t *err =
+            pmw_jsontok_parse(&ctx.doc, value, len, PMW_JSONTOK_JANSSON);
+        if (err) {
+                reject(msg, PMW_REJECT_INVALID_JSON, "invalid JSON: %s",
+                       pmw_error_string(err));
+                pmw_error_destroy(err);
                 goto out;
         }
-        if (!json_is_object(ctx.root)) {
+        if (tok(&ctx, 0)->type != PMW_JSONTOK_OBJECT) {
                 reject(msg, PMW_REJECT_INVALID_JSON,
-                       "the job is %s, not a JSON object", type_name(ctx.root));
+                       "the job is %s, not a JSON object", type_name(&ctx, 0));
                 goto out;
         }
-        classified = check_shape(&ctx);
+        ctx.is_object = true;
+        classified    = check_shape(&ctx);
         if (!classified || !check_required(&ctx) ||
             !write_message(&ctx, len, job_id))
                 goto out;
@@ -1277,7 +1339,8 @@ out:
                 msg->job_id_added = false;
         set_to_stream(&ctx, classified);
         pmw_buf_cleanup(&ctx.out);
-        json_decref(ctx.root);
+        pmw_buf_cleanup(&ctx.scratch);
+        pmw_jsontok_cleanup(&ctx.doc);
 }
 
 void pmw_message_cleanup(pmw_message_t *msg) {

@@ -4,17 +4,20 @@
  *
  * A job is a JSON object in the shape of Postmark's POST /email or
  * /email/withTemplate body, with the snake_case aliases of the Python client
- * also accepted (CONTRACT.md 2.1). pmw_message_parse() parses it once with
- * jansson, checks everything Postmark would reject the message for (CONTRACT
- * 2.2: the job would never succeed, so it is never sent), and writes the
- * normalised message: compact JSON with Postmark's field names, the job's
- * field order, null fields dropped, Metadata.pmw_job_id added when CONTRACT
- * 3.2 allows. Those bytes are later copied into batch bodies
+ * also accepted (CONTRACT.md 2.1). pmw_message_parse() tokenizes it once
+ * (common/jsontok.h), checks everything Postmark would reject the message
+ * for (CONTRACT 2.2: the job would never succeed, so it is never sent), and
+ * writes the normalised message: compact JSON with Postmark's field names,
+ * the job's field order, null fields dropped, Metadata.pmw_job_id added
+ * when CONTRACT 3.2 allows, and every value exactly as the job wrote it
+ * (escapes, number text). Those bytes are later copied into batch bodies
  * (postmark_batch.h) without being parsed again.
  *
- * Rejection codes follow Postmark's: 402 the value is not JSON or not an
- * object; 403 an unknown field or a field of the wrong type; 300 every other
- * problem. When a job has several problems, a 403 is reported before a 300.
+ * Rejection codes follow Postmark's: 402 the value is not JSON (as jansson
+ * defines it by default: no "\u0000", no repeated key, numbers that fit 64
+ * bits) or not an object, the reason naming the byte offset; 403 an unknown
+ * field or a field of the wrong type; 300 every other problem. When a job
+ * has several problems, a 403 is reported before a 300.
  *
  * Thread safety: no shared state; each message belongs to one thread at a
  * time.

@@ -4,12 +4,12 @@
 #include "common/postmark_result.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "common/buf.h"
 #include "common/defs.h"
+#include "common/jsontok.h"
 #include "common/mem.h"
 
 /* How much of a non-JSON body the message quotes: enough to recognise a
@@ -83,37 +83,72 @@ static void append_content_type(pmw_buf_t *buf, const char *content_type) {
 }
 
 /* A Postmark ErrorCode is a non-negative integer that fits an int; -1 is
- * ours ("none"), so a negative or huge value is no ErrorCode at all. */
-static bool get_error_code(const json_t *obj, int *codep) {
-        const json_t *v = json_object_get(obj, "ErrorCode");
+ * ours ("none"), so a negative or huge value is no ErrorCode at all.
+ * v is the value token, 0 when absent. */
+static bool get_error_code(const pmw_jsontok_t *doc, uint32_t v, int *codep) {
+        int64_t code;
 
-        if (!json_is_integer(v))
+        if (!v || !pmw_jsontok_int(doc, v, &code))
                 return false;
-        json_int_t code = json_integer_value(v);
         if (code < 0 || code > INT_MAX)
                 return false;
         *codep = (int)code;
         return true;
 }
 
-static const char *json_type_name(const json_t *v) {
-        switch (json_typeof(v)) {
-        case JSON_OBJECT:
+static const char *json_type_name(const pmw_jsontok_t *doc, uint32_t v) {
+        switch (doc->toks[v].type) {
+        case PMW_JSONTOK_OBJECT:
                 return "object";
-        case JSON_ARRAY:
+        case PMW_JSONTOK_ARRAY:
                 return "array";
-        case JSON_STRING:
+        case PMW_JSONTOK_STRING:
                 return "string";
-        case JSON_INTEGER:
-        case JSON_REAL:
+        case PMW_JSONTOK_NUMBER:
                 return "number";
-        case JSON_TRUE:
-        case JSON_FALSE:
+        case PMW_JSONTOK_TRUE:
+        case PMW_JSONTOK_FALSE:
                 return "boolean";
-        case JSON_NULL:
+        case PMW_JSONTOK_NULL:
                 return "null";
         }
         return "value";
+}
+
+/* v if it is a string token, else 0. */
+static uint32_t string_or_0(const pmw_jsontok_t *doc, uint32_t v) {
+        return v && doc->toks[v].type == PMW_JSONTOK_STRING ? v : 0;
+}
+
+/* The fields of a result element that are read. */
+enum { R_ERROR_CODE, R_MESSAGE, R_MESSAGE_ID, R_SUBMITTED_AT, R_TO, R__COUNT };
+
+static const struct {
+        const char *name;
+        size_t len;
+} result_fields[R__COUNT] = {
+    [R_ERROR_CODE]   = {"ErrorCode", 9},
+    [R_MESSAGE]      = {"Message", 7},
+    [R_MESSAGE_ID]   = {"MessageID", 9},
+    [R_SUBMITTED_AT] = {"SubmittedAt", 11},
+    [R_TO]           = {"To", 2},
+};
+
+/* Finds the value tokens of obj's fields in one pass over its keys (0 when
+ * absent; the last one when repeated, as a lookup by name finds). */
+static void
+find_fields(const pmw_jsontok_t *doc, uint32_t obj, uint32_t v[R__COUNT]) {
+        memset(v, 0, R__COUNT * sizeof(*v));
+        for (uint32_t k = obj + 1; k < doc->toks[obj].next;
+             k          = doc->toks[k + 1].next) {
+                for (size_t f = 0; f < R__COUNT; f++) {
+                        if (pmw_jsontok_str_eqn(doc, k, result_fields[f].name,
+                                                result_fields[f].len)) {
+                                v[f] = k + 1;
+                                break;
+                        }
+                }
+        }
 }
 
 static void init_response(pmw_response_t *resp) {
@@ -123,14 +158,34 @@ static void init_response(pmw_response_t *resp) {
         resp->retry_after_ms = -1;
 }
 
-/* Fills resp->results from a 2xx array, or says in desc why it cannot be
- * matched to the request. Takes ownership of arr on success. */
+/* Decodes string token v (0: none) into *arena as a C string; returns it,
+ * or NULL for 0. */
+static const char *
+take_string(const pmw_jsontok_t *doc, uint32_t v, char **arena) {
+        if (!v)
+                return NULL;
+        char *s  = *arena;
+        size_t n = pmw_jsontok_str_copy(doc, v, s);
+        s[n]     = '\0';
+        *arena   = s + n + 1;
+        return s;
+}
+
+/* Fills resp->results from the 2xx array at token arr, or says in desc why
+ * it cannot be matched to the request. */
 static bool parse_results(pmw_response_t *resp,
-                          json_t *arr,
+                          const pmw_jsontok_t *doc,
+                          uint32_t arr,
                           size_t expected,
                           pmw_buf_t *desc) {
-        size_t cnt = json_array_size(arr);
+        uint32_t end = doc->toks[arr].next;
+        uint32_t v[R__COUNT];
+        size_t cnt  = 0;
+        size_t need = 0; /* bytes of decoded strings, NULs included */
+        int code;
 
+        for (uint32_t el = arr + 1; el < end; el = doc->toks[el].next)
+                cnt++;
         if (cnt != expected) {
                 pmw_buf_appendf(desc, "%zu results for %zu messages", cnt,
                                 expected);
@@ -138,43 +193,53 @@ static bool parse_results(pmw_response_t *resp,
         }
         /* Check every element before allocating, so a bad answer costs
          * nothing but the description. */
-        for (size_t i = 0; i < cnt; i++) {
-                const json_t *el = json_array_get(arr, i);
-                int code;
-                if (!json_is_object(el)) {
+        size_t i = 0;
+        for (uint32_t el = arr + 1; el < end; el = doc->toks[el].next, i++) {
+                if (doc->toks[el].type != PMW_JSONTOK_OBJECT) {
                         pmw_buf_appendf(desc,
                                         "result[%zu] of %zu is a JSON %s, "
                                         "not an object",
-                                        i, cnt, json_type_name(el));
+                                        i, cnt, json_type_name(doc, el));
                         return false;
                 }
-                if (!get_error_code(el, &code)) {
+                find_fields(doc, el, v);
+                if (!get_error_code(doc, v[R_ERROR_CODE], &code)) {
                         pmw_buf_appendf(desc,
                                         "result[%zu] of %zu has no valid "
                                         "ErrorCode",
                                         i, cnt);
                         return false;
                 }
+                /* Decoding never lengthens a string. */
+                for (size_t f = R_MESSAGE; f < R__COUNT; f++) {
+                        uint32_t s = string_or_0(doc, v[f]);
+                        if (s)
+                                need += doc->toks[s].len + 1;
+                }
         }
 
+        /* One allocation for every string of the answer. */
         resp->results    = cnt ? pmw_calloc(cnt, sizeof(*resp->results)) : NULL;
         resp->result_cnt = cnt;
-        for (size_t i = 0; i < cnt; i++) {
-                const json_t *el     = json_array_get(arr, i);
+        resp->strings    = need ? pmw_malloc(need) : NULL;
+        char *arena      = resp->strings;
+        i                = 0;
+        for (uint32_t el = arr + 1; el < end; el = doc->toks[el].next, i++) {
                 pmw_msg_result_t *mr = &resp->results[i];
-                const char *msg;
 
-                get_error_code(el, &mr->error_code);
-                msg         = json_string_value(json_object_get(el, "Message"));
-                mr->message = msg ? msg : "";
+                find_fields(doc, el, v);
+                get_error_code(doc, v[R_ERROR_CODE], &mr->error_code);
+                mr->message =
+                    take_string(doc, string_or_0(doc, v[R_MESSAGE]), &arena);
+                if (!mr->message)
+                        mr->message = "";
                 mr->message_id =
-                    json_string_value(json_object_get(el, "MessageID"));
-                mr->submitted_at =
-                    json_string_value(json_object_get(el, "SubmittedAt"));
-                mr->to = json_string_value(json_object_get(el, "To"));
+                    take_string(doc, string_or_0(doc, v[R_MESSAGE_ID]), &arena);
+                mr->submitted_at = take_string(
+                    doc, string_or_0(doc, v[R_SUBMITTED_AT]), &arena);
+                mr->to = take_string(doc, string_or_0(doc, v[R_TO]), &arena);
         }
         resp->per_message = true;
-        resp->tree        = arr;
         pmw_buf_appendf(desc, "%zu results", cnt);
         return true;
 }
@@ -187,18 +252,22 @@ void pmw_response_parse(pmw_response_t *resp,
                         size_t expected) {
         bool ok2xx = http_status >= 200 && http_status <= 299;
         pmw_buf_t desc;
-        json_error_t jerr;
-        json_t *root;
+        pmw_jsontok_t doc;
+        pmw_error_t *err = NULL;
 
         init_response(resp);
         resp->http_status = http_status;
+        pmw_jsontok_init(&doc);
         pmw_buf_init(&desc, DESC_MAX);
         pmw_buf_appendf(&desc, "HTTP %d: ", http_status);
 
-        /* Without JSON_ALLOW_NUL, jansson refuses "\u0000" in strings, so
-         * every borrowed string is a complete C string. */
-        root = len > 0 ? json_loadb(body, len, JSON_DECODE_ANY, &jerr) : NULL;
-        if (!root) {
+        /* jansson's defaults, which this parser always had: "\u0000" is
+         * refused, so every decoded string is a complete C string. */
+        if (len > 0)
+                err = pmw_jsontok_parse(&doc, body, len,
+                                        PMW_JSONTOK_NO_NUL |
+                                            PMW_JSONTOK_FIT_NUMBERS);
+        if (len == 0 || err) {
                 if (len == 0) {
                         pmw_buf_append_str(&desc, "empty body (");
                         append_content_type(&desc, content_type);
@@ -213,12 +282,13 @@ void pmw_response_parse(pmw_response_t *resp,
         }
         resp->json = true;
 
-        if (json_is_object(root)) {
-                const char *msg =
-                    json_string_value(json_object_get(root, "Message"));
+        if (doc.toks[0].type == PMW_JSONTOK_OBJECT) {
+                uint32_t msg =
+                    string_or_0(&doc, pmw_jsontok_get(&doc, 0, "Message"));
                 int code;
 
-                if (get_error_code(root, &code))
+                if (get_error_code(&doc, pmw_jsontok_get(&doc, 0, "ErrorCode"),
+                                   &code))
                         resp->error_code = code;
                 if (ok2xx) {
                         /* Never read as a result: the messages may or may
@@ -228,28 +298,35 @@ void pmw_response_parse(pmw_response_t *resp,
                                         "results",
                                         expected);
                         if (msg) {
+                                pmw_buf_t text;
+                                pmw_buf_init(&text, SIZE_MAX);
+                                pmw_jsontok_str_append(&doc, msg, &text);
                                 pmw_buf_append_str(&desc, ": ");
-                                append_safe(&desc, msg, strlen(msg),
-                                            SNIPPET_MAX);
+                                append_safe(&desc, pmw_buf_ptr(&text),
+                                            pmw_buf_len(&text), SNIPPET_MAX);
+                                pmw_buf_cleanup(&text);
                         }
                 } else if (msg) {
                         /* Postmark's own words, whole (the caller bounds the
                          * body): the status record carries them. */
-                        resp->message = pmw_strdup(msg);
+                        resp->message = pmw_malloc(doc.toks[msg].len + 1);
+                        size_t n =
+                            pmw_jsontok_str_copy(&doc, msg, resp->message);
+                        resp->message[n] = '\0';
                 } else {
                         pmw_buf_append_str(&desc,
                                            "JSON object without a Message");
                 }
-        } else if (json_is_array(root) && ok2xx) {
-                if (parse_results(resp, root, expected, &desc))
-                        root = NULL; /* now resp->tree */
+        } else if (doc.toks[0].type == PMW_JSONTOK_ARRAY && ok2xx) {
+                (void)parse_results(resp, &doc, 0, expected, &desc);
         } else {
                 pmw_buf_appendf(&desc, "unexpected JSON %s",
-                                json_type_name(root));
+                                json_type_name(&doc, 0));
         }
 
 out:
-        json_decref(root);
+        pmw_error_destroy(err);
+        pmw_jsontok_cleanup(&doc);
         /* Every description above is bounded well below DESC_MAX. */
         if (!resp->message)
                 resp->message = pmw_buf_take(&desc, NULL);
@@ -292,7 +369,7 @@ void pmw_response_set_transport_error(pmw_response_t *resp,
 void pmw_response_cleanup(pmw_response_t *resp) {
         free(resp->results);
         free(resp->message);
-        json_decref(resp->tree);
+        free(resp->strings);
         init_response(resp);
 }
 

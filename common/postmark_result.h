@@ -19,13 +19,17 @@
  * a JSON error mislabelled as text/plain still carries its ErrorCode, and an
  * HTML page never parses. The Content-Type only appears in descriptions.
  *
- * Memory: per-message strings are borrowed from the parsed jansson tree that
- * the response keeps, so a 500-result answer costs no copy per message; they
- * live until pmw_response_cleanup(). The whole-request message is owned.
+ * The body is read with common/jsontok.h (with jansson's default
+ * refusals: "\u0000", numbers that do not fit 64 bits), so a 500-result
+ * answer costs one pass over the text and no allocation per message.
+ *
+ * Memory: per-message strings are decoded, NUL-terminated, into one buffer
+ * that the response owns; they live until pmw_response_cleanup(). The
+ * whole-request message is owned.
  *
  * Thread safety: a response belongs to one thread at a time; the functions
  * keep no shared state. A finished response may be read by several threads
- * at once (jansson values may be shared read-only).
+ * at once.
  */
 #ifndef PMW_COMMON_POSTMARK_RESULT_H
 #define PMW_COMMON_POSTMARK_RESULT_H
@@ -33,8 +37,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct json_t;
 
 typedef enum pmw_transport_e {
         /* An HTTP response was received. */
@@ -50,7 +52,7 @@ typedef enum pmw_transport_e {
 } pmw_transport_t;
 
 /* One element of a batch answer. The strings are borrowed from the
- * response's parsed tree. */
+ * response (its strings buffer). */
 typedef struct pmw_msg_result_s {
         int error_code;           /* ErrorCode, 0..INT_MAX */
         const char *message;      /* Postmark's Message; "" if absent */
@@ -77,8 +79,8 @@ typedef struct pmw_response_s {
         bool json;              /* the body parsed as JSON */
         int64_t retry_after_ms; /* -1 unless the caller set it from a
                                  * Retry-After header (common/backoff.h) */
-        struct json_t *tree;    /* private: what the borrowed strings point
-                                 * into; NULL unless per_message */
+        char *strings; /* private: what the borrowed strings point into;
+                        * NULL unless per_message with results */
 } pmw_response_t;
 
 /**
@@ -91,7 +93,8 @@ typedef struct pmw_response_s {
  * @param content_type borrows: the Content-Type header value, NULL if none;
  *        only used in descriptions.
  * @param body borrows: len bytes, need not be NUL-terminated; never read
- *        past len. Not referenced after the call (the tree holds copies).
+ *        past len. Not referenced after the call (the response holds
+ *        copies).
  *        The caller bounds len.
  * @param expected messages in the request.
  *

@@ -108,6 +108,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(pmw_hold_reason_name(v.hold_reason)[0] != 'u');
 
         pmw_response_cleanup(&resp);
-        CHECK(resp.message == NULL && resp.tree == NULL);
+        CHECK(resp.message == NULL && resp.strings == NULL);
         return 0;
 }

@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "common/clock.h"
-#include "common/json.h"
+#include "tests/kafka-tool/json.h"
 #include "common/mem.h"
 
 bool pmw_kafka_jsonl_blank(const char *s, size_t len) {

@@ -45,7 +45,7 @@ bool pmw_kafka_jsonl_blank(const char *s, size_t len);
  *
  * "value" is required: a string is the value's bytes (\u0000 allowed);
  * null makes a record with a null value; any other JSON value is the
- * value serialised compactly (common/json.h). "key": string or null
+ * value serialised compactly (tests/kafka-tool/json.h). "key": string or null
  * (absent: no key). "headers": null, an object of name: value, or an
  * array of [name, value] pairs; a value is a string or null. "partition":
  * an integer 0..2147483647, or null for librdkafka's partitioner (by key);

@@ -2,8 +2,8 @@
  * tests/postmark-sim/sim_api.c: see sim_api.h.
  *
  * The hot path is POST /email/batch with 500 valid messages: one scan of
- * the body (sim_json), field lookups on the tokens, per-message checks that
- * decode nothing unless a rule needs the value, and an answer written with
+ * the body (common/jsontok), field lookups on the tokens, per-message checks
+ * that decode nothing unless a rule needs the value, and an answer written with
  * the To value copied raw from the request. Storing (--store-max) and
  * recording (--record) cost a copy of a few fields per message.
  */
@@ -15,7 +15,7 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
-#include "tests/postmark-sim/sim_json.h"
+#include "common/jsontok.h"
 #include "tests/postmark-sim/sim_match.h"
 #include "tests/postmark-sim/sim_store.h"
 
@@ -329,7 +329,7 @@ static const char *message_fault_text(int code) {
  * returns true if one applied. */
 static bool apply_message_faults(pmw_sim_t *sim,
                                  const pmw_sim_decision_t *d,
-                                 const pmw_sim_json_t *doc,
+                                 const pmw_jsontok_t *doc,
                                  const pmw_sim_msg_t *msg,
                                  size_t index,
                                  result_t *r,
@@ -373,7 +373,7 @@ static bool apply_message_faults(pmw_sim_t *sim,
 }
 
 static void append_result(pmw_buf_t *out,
-                          const pmw_sim_json_t *doc,
+                          const pmw_jsontok_t *doc,
                           const pmw_sim_msg_t *msg,
                           const result_t *r,
                           const pmw_buf_t *texts,
@@ -381,7 +381,7 @@ static void append_result(pmw_buf_t *out,
         pmw_buf_append_char(out, '{');
         if (r->accepted) {
                 /* To, as received (the raw JSON string, quotes included). */
-                const pmw_sim_json_tok_t *t = &doc->toks[msg->to];
+                const pmw_jsontok_tok_t *t = &doc->toks[msg->to];
                 pmw_buf_append_str(out, "\"To\":");
                 pmw_buf_append(out, doc->text + t->start - 1, t->len + 2);
                 pmw_buf_appendf(out,
@@ -396,17 +396,17 @@ static void append_result(pmw_buf_t *out,
 
 /* Appends a decoded string field to pack; returns its offset. */
 static size_t pack_str(pmw_buf_t *pack,
-                       const pmw_sim_json_t *doc,
+                       const pmw_jsontok_t *doc,
                        uint32_t tok,
                        size_t *lenp) {
         size_t off = pmw_buf_len(pack);
         if (tok)
-                pmw_sim_json_str_append(doc, tok, pack);
+                pmw_jsontok_str_append(doc, tok, pack);
         *lenp = pmw_buf_len(pack) - off;
         return off;
 }
 
-static pmw_sim_entry_t *make_entry(const pmw_sim_json_t *doc,
+static pmw_sim_entry_t *make_entry(const pmw_jsontok_t *doc,
                                    const pmw_sim_msg_t *msg,
                                    const result_t *r,
                                    int64_t now_ms,
@@ -429,9 +429,9 @@ static pmw_sim_entry_t *make_entry(const pmw_sim_json_t *doc,
                 uint32_t end = doc->toks[msg->metadata].next;
                 for (uint32_t k = msg->metadata + 1; k < end;
                      k          = doc->toks[k + 1].next) {
-                        pmw_sim_json_str_append(doc, k, pack);
+                        pmw_jsontok_str_append(doc, k, pack);
                         pmw_buf_append_char(pack, '\0');
-                        pmw_sim_json_str_append(doc, k + 1, pack);
+                        pmw_jsontok_str_append(doc, k + 1, pack);
                         pmw_buf_append_char(pack, '\0');
                         in.n_meta++;
                 }
@@ -453,13 +453,13 @@ static void append_record_line(pmw_buf_t *out,
                                uint64_t reqno,
                                pmw_sim_endpoint_t ep,
                                const char *token,
-                               const pmw_sim_json_t *doc,
+                               const pmw_jsontok_t *doc,
                                uint32_t tok) {
         pmw_buf_appendf(out, "{\"request\":%llu,\"endpoint\":\"%s\",\"token\":",
                         (unsigned long long)reqno, ep_paths[ep]);
         pmw_buf_append_json_str(out, token, strlen(token));
         pmw_buf_append_str(out, ",\"message\":");
-        const char *raw = pmw_sim_json_raw(doc, tok);
+        const char *raw = pmw_jsontok_raw(doc, tok);
         size_t len      = doc->toks[tok].len;
         size_t run      = 0;
         for (size_t i = 0; i < len; i++) {
@@ -475,7 +475,7 @@ static void append_record_line(pmw_buf_t *out,
 
 /* Stage 2 of the fault decision: rcpt= of a request fault. */
 typedef struct rcpt_ctx_s {
-        const pmw_sim_json_t *doc;
+        const pmw_jsontok_t *doc;
         const pmw_sim_msg_t *msgs;
         size_t n;
 } rcpt_ctx_t;
@@ -517,13 +517,13 @@ static void handle_send(pmw_sim_t *sim,
             ep == PMW_SIM_EP_TEMPLATE || ep == PMW_SIM_EP_BATCH_TEMPLATES;
         bool single = ep == PMW_SIM_EP_EMAIL || ep == PMW_SIM_EP_TEMPLATE;
         pmw_sim_decision_t d;
-        pmw_sim_json_t doc;
+        pmw_jsontok_t doc;
         pmw_buf_t field, texts, scratch;
         pmw_sim_msg_t *msgs = NULL;
         result_t *results   = NULL;
         bool test           = false;
         bool staged         = false; /* stage 2 of the faults done */
-        pmw_sim_json_init(&doc);
+        pmw_jsontok_init(&doc);
         pmw_buf_init(&field, SIZE_MAX);
         pmw_buf_init(&texts, SIZE_MAX);
         pmw_buf_init(&scratch, SIZE_MAX);
@@ -548,7 +548,7 @@ static void handle_send(pmw_sim_t *sim,
         if (!check_headers(sim, req, true, &test, resp))
                 goto out;
 
-        pmw_error_t *err = pmw_sim_json_parse(&doc, req->body, req->body_len);
+        pmw_error_t *err = pmw_jsontok_parse(&doc, req->body, req->body_len, 0);
         if (err) {
                 pmw_buf_appendf(&field, "Invalid JSON: %s.",
                                 pmw_error_string(err));
@@ -563,7 +563,7 @@ static void handle_send(pmw_sim_t *sim,
         size_t n      = 0;
         uint8_t root  = doc.toks[0].type;
         if (single) {
-                if (root != PMW_SIM_JSON_OBJECT) {
+                if (root != PMW_JSONTOK_OBJECT) {
                         json_error(resp, 422, 402,
                                    "Invalid JSON: the body must be a JSON "
                                    "object.");
@@ -571,7 +571,7 @@ static void handle_send(pmw_sim_t *sim,
                 }
                 n = 1;
         } else if (ep == PMW_SIM_EP_BATCH) {
-                if (root != PMW_SIM_JSON_ARRAY) {
+                if (root != PMW_JSONTOK_ARRAY) {
                         json_error(resp, 422, 402,
                                    "Invalid JSON: the body must be a JSON "
                                    "array of messages.");
@@ -579,22 +579,22 @@ static void handle_send(pmw_sim_t *sim,
                 }
                 list = 0;
         } else {
-                if (root == PMW_SIM_JSON_OBJECT) {
+                if (root == PMW_JSONTOK_OBJECT) {
                         for (uint32_t k = 1; k < doc.toks[0].next;
                              k          = doc.toks[k + 1].next) {
-                                if (pmw_sim_json_str_eq(&doc, k, "Messages")) {
+                                if (pmw_jsontok_str_eq(&doc, k, "Messages")) {
                                         list = k + 1;
                                         continue;
                                 }
                                 pmw_buf_append_str(&field,
                                                    "Invalid request field(s) "
                                                    "- ");
-                                pmw_sim_json_str_append(&doc, k, &field);
+                                pmw_jsontok_str_append(&doc, k, &field);
                                 json_error(resp, 422, 403, pmw_buf_ptr(&field));
                                 goto out;
                         }
                 }
-                if (list == 0 || doc.toks[list].type != PMW_SIM_JSON_ARRAY) {
+                if (list == 0 || doc.toks[list].type != PMW_JSONTOK_ARRAY) {
                         json_error(resp, 422, 402,
                                    "Invalid JSON: the body must be an object "
                                    "with a 'Messages' array.");
@@ -617,7 +617,7 @@ static void handle_send(pmw_sim_t *sim,
         {
                 uint32_t el = single ? 0 : list + 1;
                 for (size_t i = 0; i < n; i++, el = doc.toks[el].next) {
-                        if (doc.toks[el].type != PMW_SIM_JSON_OBJECT) {
+                        if (doc.toks[el].type != PMW_JSONTOK_OBJECT) {
                                 json_error(resp, 422, 402,
                                            "Invalid JSON: every message must "
                                            "be a JSON object.");
@@ -734,7 +734,7 @@ out:
         free(msgs);
         free(results);
         pmw_sim_decision_cleanup(&d);
-        pmw_sim_json_cleanup(&doc);
+        pmw_jsontok_cleanup(&doc);
         pmw_buf_cleanup(&field);
         pmw_buf_cleanup(&texts);
         pmw_buf_cleanup(&scratch);

@@ -56,27 +56,27 @@ static const field_def_t fields[] = {
     F("InlineCss", T_BOOL, W_TEMPLATED, inline_css),
 };
 
-static bool type_ok(const pmw_sim_json_t *doc, uint32_t v, unsigned types) {
+static bool type_ok(const pmw_jsontok_t *doc, uint32_t v, unsigned types) {
         switch (doc->toks[v].type) {
-        case PMW_SIM_JSON_STRING:
+        case PMW_JSONTOK_STRING:
                 return types & T_STR;
-        case PMW_SIM_JSON_TRUE:
-        case PMW_SIM_JSON_FALSE:
+        case PMW_JSONTOK_TRUE:
+        case PMW_JSONTOK_FALSE:
                 return types & T_BOOL;
-        case PMW_SIM_JSON_OBJECT:
+        case PMW_JSONTOK_OBJECT:
                 return types & T_OBJ;
-        case PMW_SIM_JSON_ARRAY:
+        case PMW_JSONTOK_ARRAY:
                 return types & T_ARR;
-        case PMW_SIM_JSON_NUMBER: {
+        case PMW_JSONTOK_NUMBER: {
                 int64_t n;
-                return (types & T_INT) && pmw_sim_json_int(doc, v, &n);
+                return (types & T_INT) && pmw_jsontok_int(doc, v, &n);
         }
         default:
                 return false;
         }
 }
 
-static void name_field(const pmw_sim_json_t *doc,
+static void name_field(const pmw_jsontok_t *doc,
                        const char *parent,
                        uint32_t key,
                        pmw_buf_t *bad_field) {
@@ -86,12 +86,12 @@ static void name_field(const pmw_sim_json_t *doc,
                 pmw_buf_append_char(bad_field, '.');
         }
         if (key)
-                pmw_sim_json_str_append(doc, key, bad_field);
+                pmw_jsontok_str_append(doc, key, bad_field);
 }
 
 /* Headers: [{"Name": s, "Value": s}]; Attachments: [{"Name", "Content",
  * "ContentType", "ContentID"}] (strings or null). */
-static bool check_object_array(const pmw_sim_json_t *doc,
+static bool check_object_array(const pmw_jsontok_t *doc,
                                uint32_t arr,
                                const char *parent,
                                const char *const *keys,
@@ -99,7 +99,7 @@ static bool check_object_array(const pmw_sim_json_t *doc,
                                pmw_buf_t *bad_field) {
         uint32_t end = doc->toks[arr].next;
         for (uint32_t el = arr + 1; el < end; el = doc->toks[el].next) {
-                if (doc->toks[el].type != PMW_SIM_JSON_OBJECT) {
+                if (doc->toks[el].type != PMW_JSONTOK_OBJECT) {
                         name_field(doc, NULL, 0, bad_field);
                         pmw_buf_append_str(bad_field, parent);
                         return false;
@@ -110,12 +110,12 @@ static bool check_object_array(const pmw_sim_json_t *doc,
                      k          = doc->toks[k + 1].next) {
                         size_t f;
                         for (f = 0; f < n_keys; f++)
-                                if (pmw_sim_json_str_eq(doc, k, keys[f]))
+                                if (pmw_jsontok_str_eq(doc, k, keys[f]))
                                         break;
                         uint8_t vt = doc->toks[k + 1].type;
                         if (f == n_keys || (seen & (1u << f)) ||
-                            (vt != PMW_SIM_JSON_STRING &&
-                             vt != PMW_SIM_JSON_NULL)) {
+                            (vt != PMW_JSONTOK_STRING &&
+                             vt != PMW_JSONTOK_NULL)) {
                                 name_field(doc, parent, k, bad_field);
                                 return false;
                         }
@@ -129,7 +129,7 @@ static const char *const header_keys[]     = {"Name", "Value"};
 static const char *const attachment_keys[] = {"Name", "Content", "ContentType",
                                               "ContentID"};
 
-bool pmw_sim_msg_fields(const pmw_sim_json_t *doc,
+bool pmw_sim_msg_fields(const pmw_jsontok_t *doc,
                         uint32_t tok,
                         bool templated,
                         pmw_sim_msg_t *msg,
@@ -144,7 +144,7 @@ bool pmw_sim_msg_fields(const pmw_sim_json_t *doc,
                 size_t f;
                 for (f = 0; f < PMW_ARRAY_LEN(fields); f++)
                         if ((fields[f].where & where) &&
-                            pmw_sim_json_str_eq(doc, k, fields[f].name))
+                            pmw_jsontok_str_eq(doc, k, fields[f].name))
                                 break;
                 /* Unknown, repeated (inferred: rejected rather than
                  * last-wins), or mistyped: the request cannot be read. */
@@ -153,7 +153,7 @@ bool pmw_sim_msg_fields(const pmw_sim_json_t *doc,
                         return false;
                 }
                 seen |= 1u << f;
-                if (doc->toks[v].type == PMW_SIM_JSON_NULL)
+                if (doc->toks[v].type == PMW_JSONTOK_NULL)
                         continue;
                 if (!type_ok(doc, v, fields[f].types)) {
                         name_field(doc, NULL, k, bad_field);
@@ -175,7 +175,7 @@ bool pmw_sim_msg_fields(const pmw_sim_json_t *doc,
 
 /* ---- helpers for the rules ---- */
 
-static bool str_empty(const pmw_sim_json_t *doc, uint32_t v) {
+static bool str_empty(const pmw_jsontok_t *doc, uint32_t v) {
         return v == 0 || doc->toks[v].len == 0;
 }
 
@@ -289,7 +289,7 @@ fail300(pmw_buf_t *text, const char *fmt, const char *arg, size_t arg_len) {
 }
 
 /* Checks one address field; counts its recipients into *countp. */
-static int check_addr_field(const pmw_sim_json_t *doc,
+static int check_addr_field(const pmw_jsontok_t *doc,
                             uint32_t v,
                             const char *field,
                             size_t *countp,
@@ -298,7 +298,7 @@ static int check_addr_field(const pmw_sim_json_t *doc,
         if (v == 0)
                 return 0;
         size_t len;
-        const char *s = pmw_sim_json_str(doc, v, scratch, &len);
+        const char *s = pmw_jsontok_str(doc, v, scratch, &len);
         size_t pos    = 0;
         pmw_sim_addr_t a;
         bool ok;
@@ -320,24 +320,24 @@ static int check_addr_field(const pmw_sim_json_t *doc,
         return 0;
 }
 
-static int check_attachments(const pmw_sim_json_t *doc,
+static int check_attachments(const pmw_jsontok_t *doc,
                              uint32_t arr,
                              pmw_buf_t *scratch,
                              pmw_buf_t *text) {
         uint32_t end = doc->toks[arr].next;
         for (uint32_t el = arr + 1; el < end; el = doc->toks[el].next) {
-                uint32_t name  = pmw_sim_json_get(doc, el, "Name");
-                uint32_t cont  = pmw_sim_json_get(doc, el, "Content");
-                uint32_t ctype = pmw_sim_json_get(doc, el, "ContentType");
-                uint32_t cid   = pmw_sim_json_get(doc, el, "ContentID");
+                uint32_t name  = pmw_jsontok_get(doc, el, "Name");
+                uint32_t cont  = pmw_jsontok_get(doc, el, "Content");
+                uint32_t ctype = pmw_jsontok_get(doc, el, "ContentType");
+                uint32_t cid   = pmw_jsontok_get(doc, el, "ContentID");
                 /* Values are strings or null (checked in step 1). */
-                if (name && doc->toks[name].type == PMW_SIM_JSON_NULL)
+                if (name && doc->toks[name].type == PMW_JSONTOK_NULL)
                         name = 0;
-                if (cont && doc->toks[cont].type == PMW_SIM_JSON_NULL)
+                if (cont && doc->toks[cont].type == PMW_JSONTOK_NULL)
                         cont = 0;
-                if (ctype && doc->toks[ctype].type == PMW_SIM_JSON_NULL)
+                if (ctype && doc->toks[ctype].type == PMW_JSONTOK_NULL)
                         ctype = 0;
-                if (cid && doc->toks[cid].type == PMW_SIM_JSON_NULL)
+                if (cid && doc->toks[cid].type == PMW_JSONTOK_NULL)
                         cid = 0;
                 if (str_empty(doc, name) || str_empty(doc, cont) ||
                     str_empty(doc, ctype))
@@ -346,20 +346,20 @@ static int check_attachments(const pmw_sim_json_t *doc,
                                        "Content and ContentType.%.*s",
                                        "", 0);
                 size_t len;
-                const char *s = pmw_sim_json_str(doc, ctype, scratch, &len);
+                const char *s = pmw_jsontok_str(doc, ctype, scratch, &len);
                 if (!pmw_sim_mime_type_valid(s, len))
                         return fail300(text,
                                        "Invalid attachment content type: "
                                        "'%.*s'.",
                                        s, len);
-                s = pmw_sim_json_str(doc, cont, scratch, &len);
+                s = pmw_jsontok_str(doc, cont, scratch, &len);
                 if (!pmw_sim_base64_valid(s, len))
                         return fail300(text,
                                        "Attachment content is not valid "
                                        "base64.%.*s",
                                        "", 0);
                 if (cid) {
-                        s = pmw_sim_json_str(doc, cid, scratch, &len);
+                        s = pmw_jsontok_str(doc, cid, scratch, &len);
                         for (size_t i = 0; i < len; i++) {
                                 unsigned char c = (unsigned char)s[i];
                                 if (c <= ' ' || c >= 0x7f)
@@ -370,7 +370,7 @@ static int check_attachments(const pmw_sim_json_t *doc,
                                             s, len);
                         }
                 }
-                s = pmw_sim_json_str(doc, name, scratch, &len);
+                s = pmw_jsontok_str(doc, name, scratch, &len);
                 if (forbidden_name(s, len)) {
                         pmw_buf_reset(text);
                         pmw_buf_appendf(text,
@@ -383,15 +383,15 @@ static int check_attachments(const pmw_sim_json_t *doc,
         return 0;
 }
 
-static int check_metadata(const pmw_sim_json_t *doc,
+static int check_metadata(const pmw_jsontok_t *doc,
                           uint32_t obj,
                           pmw_buf_t *scratch,
                           pmw_buf_t *text) {
         uint32_t end = doc->toks[obj].next;
         for (uint32_t k = obj + 1; k < end; k = doc->toks[k + 1].next) {
                 size_t len;
-                const char *key = pmw_sim_json_str(doc, k, scratch, &len);
-                if (doc->toks[k + 1].type != PMW_SIM_JSON_STRING)
+                const char *key = pmw_jsontok_str(doc, k, scratch, &len);
+                if (doc->toks[k + 1].type != PMW_JSONTOK_STRING)
                         return fail300(text,
                                        "Metadata values must be strings: "
                                        "'%.*s'.",
@@ -402,7 +402,7 @@ static int check_metadata(const pmw_sim_json_t *doc,
                 for (uint32_t j = obj + 1; j < k && !dup;
                      j          = doc->toks[j + 1].next) {
                         pmw_buf_reset(&other);
-                        pmw_sim_json_str_append(doc, j, &other);
+                        pmw_jsontok_str_append(doc, j, &other);
                         dup = pmw_sim_ieq(key, len, pmw_buf_ptr(&other)) &&
                               strlen(pmw_buf_ptr(&other)) == len;
                 }
@@ -430,7 +430,7 @@ static bool list_has(char *const *list,
         return false;
 }
 
-size_t pmw_sim_msg_match_recipients(const pmw_sim_json_t *doc,
+size_t pmw_sim_msg_match_recipients(const pmw_jsontok_t *doc,
                                     const pmw_sim_msg_t *msg,
                                     char *const *globs,
                                     size_t n_globs,
@@ -445,7 +445,7 @@ size_t pmw_sim_msg_match_recipients(const pmw_sim_json_t *doc,
                         continue;
                 size_t len;
                 const char *s =
-                    pmw_sim_json_str(doc, fields_v[f], &scratch, &len);
+                    pmw_jsontok_str(doc, fields_v[f], &scratch, &len);
                 size_t pos = 0;
                 pmw_sim_addr_t a;
                 bool ok;
@@ -467,7 +467,7 @@ size_t pmw_sim_msg_match_recipients(const pmw_sim_json_t *doc,
         return matched;
 }
 
-int pmw_sim_msg_check(const pmw_sim_json_t *doc,
+int pmw_sim_msg_check(const pmw_jsontok_t *doc,
                       const pmw_sim_msg_t *msg,
                       const pmw_sim_rules_t *rules,
                       bool templated,
@@ -486,7 +486,7 @@ int pmw_sim_msg_check(const pmw_sim_json_t *doc,
                 code = fail300(text, "Missing 'From' address.%.*s", "", 0);
                 goto out;
         }
-        if (pmw_sim_json_str_utf16_len(doc, msg->from) >
+        if (pmw_jsontok_str_utf16_len(doc, msg->from) >
             PMW_SIM_MAX_FROM_UNITS) {
                 code = fail300(text,
                                "The 'From' field is longer than 255 "
@@ -494,7 +494,7 @@ int pmw_sim_msg_check(const pmw_sim_json_t *doc,
                                "", 0);
                 goto out;
         }
-        s = pmw_sim_json_str(doc, msg->from, &scratch, &len);
+        s = pmw_jsontok_str(doc, msg->from, &scratch, &len);
         pmw_sim_addr_t from;
         bool ok;
         size_t pos            = 0;
@@ -544,7 +544,7 @@ int pmw_sim_msg_check(const pmw_sim_json_t *doc,
         if (code)
                 goto out;
 
-        if (msg->subject && pmw_sim_json_str_utf16_len(doc, msg->subject) >
+        if (msg->subject && pmw_jsontok_str_utf16_len(doc, msg->subject) >
                                 PMW_SIM_MAX_SUBJECT) {
                 code = fail300(text,
                                "The 'Subject' field is longer than 2000 "
@@ -553,7 +553,7 @@ int pmw_sim_msg_check(const pmw_sim_json_t *doc,
                 goto out;
         }
         if (msg->tag &&
-            pmw_sim_json_str_utf16_len(doc, msg->tag) > PMW_SIM_MAX_TAG) {
+            pmw_jsontok_str_utf16_len(doc, msg->tag) > PMW_SIM_MAX_TAG) {
                 code = fail300(text,
                                "The 'Tag' field is longer than 1000 "
                                "characters.%.*s",
@@ -589,11 +589,11 @@ int pmw_sim_msg_check(const pmw_sim_json_t *doc,
                                                      "HtmlOnly", "TextOnly"};
                 bool known                        = false;
                 for (size_t i = 0; i < PMW_ARRAY_LEN(values); i++)
-                        known = known || pmw_sim_json_str_eq(
+                        known = known || pmw_jsontok_str_eq(
                                              doc, msg->track_links, values[i]);
                 if (!known) {
-                        s    = pmw_sim_json_str(doc, msg->track_links, &scratch,
-                                                &len);
+                        s    = pmw_jsontok_str(doc, msg->track_links, &scratch,
+                                               &len);
                         code = fail300(text,
                                        "Invalid 'TrackLinks' value: '%.*s'. "
                                        "Allowed: None, HtmlAndText, "
@@ -606,9 +606,9 @@ int pmw_sim_msg_check(const pmw_sim_json_t *doc,
                 uint32_t end = doc->toks[msg->headers].next;
                 for (uint32_t el = msg->headers + 1; el < end;
                      el          = doc->toks[el].next) {
-                        uint32_t name = pmw_sim_json_get(doc, el, "Name");
+                        uint32_t name = pmw_jsontok_get(doc, el, "Name");
                         if (name == 0 ||
-                            doc->toks[name].type != PMW_SIM_JSON_STRING ||
+                            doc->toks[name].type != PMW_JSONTOK_STRING ||
                             doc->toks[name].len == 0) {
                                 code = fail300(text,
                                                "Every header must have a "
@@ -660,10 +660,10 @@ int pmw_sim_msg_check(const pmw_sim_json_t *doc,
                 uint32_t t =
                     msg->template_id ? msg->template_id : msg->template_alias;
                 if (msg->template_id) {
-                        s   = pmw_sim_json_raw(doc, t);
+                        s   = pmw_jsontok_raw(doc, t);
                         len = doc->toks[t].len;
                 } else
-                        s = pmw_sim_json_str(doc, t, &scratch, &len);
+                        s = pmw_jsontok_str(doc, t, &scratch, &len);
                 if (!list_has(rules->templates, rules->n_templates, s, len,
                               false)) {
                         pmw_buf_append_str(text,
@@ -675,7 +675,7 @@ int pmw_sim_msg_check(const pmw_sim_json_t *doc,
                 }
         }
         if (msg->stream) {
-                s = pmw_sim_json_str(doc, msg->stream, &scratch, &len);
+                s = pmw_jsontok_str(doc, msg->stream, &scratch, &len);
                 if (!pmw_sim_ieq(s, len, "outbound") &&
                     !pmw_sim_ieq(s, len, "broadcast") &&
                     !list_has(rules->streams, rules->n_streams, s, len,

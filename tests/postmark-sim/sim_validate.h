@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "tests/postmark-sim/sim_json.h"
+#include "common/jsontok.h"
 
 /* Limits (postmark-api.md section 12). */
 #define PMW_SIM_MAX_RECIPIENTS 50
@@ -69,7 +69,7 @@ typedef struct pmw_sim_msg_s {
  *        "Attachments.Foo" (reset first).
  * @returns true if the message can be deserialised.
  */
-bool pmw_sim_msg_fields(const pmw_sim_json_t *doc,
+bool pmw_sim_msg_fields(const pmw_jsontok_t *doc,
                         uint32_t tok,
                         bool templated,
                         pmw_sim_msg_t *msg,
@@ -82,7 +82,7 @@ bool pmw_sim_msg_fields(const pmw_sim_json_t *doc,
  * @param text receives the Message (reset first).
  * @returns the ErrorCode: 0, 300, 406, 411, 1101 or 1235.
  */
-int pmw_sim_msg_check(const pmw_sim_json_t *doc,
+int pmw_sim_msg_check(const pmw_jsontok_t *doc,
                       const pmw_sim_msg_t *msg,
                       const pmw_sim_rules_t *rules,
                       bool templated,
@@ -95,7 +95,7 @@ int pmw_sim_msg_check(const pmw_sim_json_t *doc,
  * @returns the number of matching recipients; *totalp receives the number
  *          of recipients.
  */
-size_t pmw_sim_msg_match_recipients(const pmw_sim_json_t *doc,
+size_t pmw_sim_msg_match_recipients(const pmw_jsontok_t *doc,
                                     const pmw_sim_msg_t *msg,
                                     char *const *globs,
                                     size_t n_globs,

@@ -1,4 +1,4 @@
-/* Unit tests for common/json: the compact writer and UTF-16 counting. */
+/* Unit tests for tests/kafka-tool/json: the compact writer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "common/json.h"
+#include "tests/kafka-tool/json.h"
 
 /* Parses text with jansson, writes it back, compares with want. */
 static void check_roundtrip(const char *text, const char *want) {
@@ -136,23 +136,6 @@ static void test_buffer_limit(void **state) {
         json_decref(v);
 }
 
-static void test_utf16_len(void **state) {
-        (void)state;
-        assert_int_equal(pmw_utf16_len("", 0), 0);
-        assert_int_equal(pmw_utf16_len("abc", 3), 3);
-        /* U+00E9 (2 bytes) and U+20AC (3 bytes): one unit each. */
-        assert_int_equal(pmw_utf16_len("caf\xc3\xa9", 5), 4);
-        assert_int_equal(pmw_utf16_len("\xe2\x82\xac", 3), 1);
-        /* U+1F4E7 (4 bytes): a surrogate pair, two units. */
-        assert_int_equal(pmw_utf16_len("\xf0\x9f\x93\xa7", 4), 2);
-        assert_int_equal(pmw_utf16_len("a\xf0\x9f\x98\x80"
-                                       "b\xe2\x82\xac",
-                                       9),
-                         5);
-        /* The length argument is honoured, NUL or not. */
-        assert_int_equal(pmw_utf16_len("ab\0cd", 5), 5);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_reals_shortest),
@@ -160,7 +143,6 @@ int main(void) {
             cmocka_unit_test(test_values),
             cmocka_unit_test(test_write_utf8),
             cmocka_unit_test(test_buffer_limit),
-            cmocka_unit_test(test_utf16_len),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,7 @@ static void assert_whole(const pmw_response_t *resp,
         assert_false(resp->per_message);
         assert_null(resp->results);
         assert_int_equal(resp->result_cnt, 0);
-        assert_null(resp->tree);
+        assert_null(resp->strings);
         assert_int_equal(resp->json, json);
         assert_int_equal(resp->error_code, error_code);
         assert_string_equal(resp->message, message);
@@ -93,7 +93,7 @@ static void test_mixed_batch(void **state) {
         pmw_response_cleanup(&resp);
         assert_null(resp.message);
         assert_null(resp.results);
-        assert_null(resp.tree);
+        assert_null(resp.strings);
         assert_int_equal(resp.result_cnt, 0);
         assert_false(resp.per_message);
 }
@@ -116,6 +116,45 @@ static void test_optional_fields_of_wrong_type(void **state) {
         assert_null(resp.results[0].to);
         assert_int_equal(resp.results[1].error_code, 1101);
         assert_string_equal(resp.results[1].message, "");
+        pmw_response_cleanup(&resp);
+}
+
+static void test_strings_decoded(void **state) {
+        (void)state;
+        pmw_response_t resp;
+        /* Escapes are decoded; each string is NUL-terminated in the
+         * response's buffer; a repeated key reads as its last value; big
+         * numbers elsewhere do no harm. */
+        parse(&resp, 200, NULL,
+              "[{\"ErrorCode\": 406, \"Message\": \"caf\\u00e9 \\\"x\\\"\\n"
+              "\\ud83d\\ude00\", \"To\": \"a@x.org\", \"To\": \"b\\/c@x.org\","
+              " \"N\": 1e300},"
+              " {\"ErrorCode\": 0, \"Message\": \"\", \"MessageID\": \"m2\","
+              " \"SubmittedAt\": \"t\", \"To\": \"\"}]",
+              2);
+        assert_true(resp.per_message);
+        assert_string_equal(resp.results[0].message,
+                            "caf\xc3\xa9 \"x\"\n\xf0\x9f\x98\x80");
+        assert_string_equal(resp.results[0].to, "b/c@x.org");
+        assert_null(resp.results[0].message_id);
+        assert_string_equal(resp.results[1].message, "");
+        assert_string_equal(resp.results[1].message_id, "m2");
+        assert_string_equal(resp.results[1].submitted_at, "t");
+        assert_string_equal(resp.results[1].to, "");
+        assert_non_null(resp.strings);
+        pmw_response_cleanup(&resp);
+
+        /* A whole-request Message is decoded too. */
+        parse(&resp, 422, "application/json",
+              "{\"ErrorCode\": 300, \"Message\": \"Invalid \\u0027To\\u0027\"}",
+              1);
+        assert_whole(&resp, 422, true, 300, "Invalid 'To'");
+        pmw_response_cleanup(&resp);
+
+        /* Numbers that do not fit 64 bits are not JSON here, as ever. */
+        parse(&resp, 200, NULL, "[{\"ErrorCode\": 99999999999999999999}]", 1);
+        assert_false(resp.json);
+        assert_int_equal(resp.error_code, -1);
         pmw_response_cleanup(&resp);
 }
 
@@ -559,6 +598,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_mixed_batch),
             cmocka_unit_test(test_optional_fields_of_wrong_type),
+            cmocka_unit_test(test_strings_decoded),
             cmocka_unit_test(test_array_wrong_length),
             cmocka_unit_test(test_empty_array_for_empty_request),
             cmocka_unit_test(test_bad_elements),

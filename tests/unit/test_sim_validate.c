@@ -20,9 +20,9 @@ static int run(const char *json,
                bool templated,
                bool *acceptedp,
                pmw_buf_t *text) {
-        pmw_sim_json_t doc;
-        pmw_sim_json_init(&doc);
-        pmw_error_t *err = pmw_sim_json_parse(&doc, json, strlen(json));
+        pmw_jsontok_t doc;
+        pmw_jsontok_init(&doc);
+        pmw_error_t *err = pmw_jsontok_parse(&doc, json, strlen(json), 0);
         if (err)
                 fail_msg("%s: %s", json, pmw_error_string(err));
         pmw_sim_msg_t msg;
@@ -33,7 +33,7 @@ static int run(const char *json,
         else
                 code = pmw_sim_msg_check(&doc, &msg, rules, templated,
                                          acceptedp, text);
-        pmw_sim_json_cleanup(&doc);
+        pmw_jsontok_cleanup(&doc);
         return code;
 }
 
@@ -395,9 +395,9 @@ static void test_match_recipients(void **state) {
         const char *json =
             "{\"To\":\"A <a1@x.org>, b@y.org\",\"Cc\":"
             "\"a2@x.org\",\"Bcc\":\"c@z.org\"}";
-        pmw_sim_json_t doc;
-        pmw_sim_json_init(&doc);
-        assert_null(pmw_sim_json_parse(&doc, json, strlen(json)));
+        pmw_jsontok_t doc;
+        pmw_jsontok_init(&doc);
+        assert_null(pmw_jsontok_parse(&doc, json, strlen(json), 0));
         pmw_sim_msg_t msg;
         pmw_buf_t bad;
         pmw_buf_init(&bad, SIZE_MAX);
@@ -414,7 +414,7 @@ static void test_match_recipients(void **state) {
         assert_string_equal(pmw_buf_ptr(&list), "a1@x.org, a2@x.org, c@z.org");
         pmw_buf_cleanup(&list);
         pmw_buf_cleanup(&bad);
-        pmw_sim_json_cleanup(&doc);
+        pmw_jsontok_cleanup(&doc);
 }
 
 int main(void) {

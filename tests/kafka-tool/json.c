@@ -1,7 +1,7 @@
 /*
- * common/json.c: see json.h.
+ * tests/kafka-tool/json.c: see json.h.
  */
-#include "common/json.h"
+#include "tests/kafka-tool/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -91,17 +91,4 @@ void pmw_json_write(pmw_buf_t *buf, const json_t *value) {
                 pmw_buf_append(buf, "null", 4);
                 break;
         }
-}
-
-size_t pmw_utf16_len(const char *s, size_t len) {
-        const unsigned char *u = (const unsigned char *)s;
-        size_t units           = 0;
-        /* Each code point has one lead byte; a 4-byte one (U+10000 and up)
-         * becomes a surrogate pair. */
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = u[i];
-                if ((c & 0xc0) != 0x80)
-                        units += c >= 0xf0 ? 2 : 1;
-        }
-        return units;
 }
