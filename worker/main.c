@@ -217,12 +217,15 @@ static int print_config(const pmw_config_t *cfg) {
 int main(int argc, char **argv) {
         options_t opt = {0};
         /* glibc gives each thread its own malloc arena; with the worker's,
-         * librdkafka's and libcurl's threads allocating job-sized blocks,
-         * fragmentation across arenas cost ~35 MB of RSS on a 200,000-job
-         * backlog (126 MB peak, 92 MB with two arenas). MALLOC_ARENA_MAX
-         * in the environment still wins. */
+         * librdkafka's and libcurl's threads allocating and freeing
+         * job-sized blocks across threads, fragmentation across arenas
+         * dominated RSS on a 200,000-job backlog (tests/bench/
+         * bench_worker.py: 126 MB peak with glibc's default, ~100 MB with
+         * two arenas, 83-87 MB with one, for ~2 us more CPU per job from
+         * the shared arena's lock). MALLOC_ARENA_MAX in the environment
+         * still wins. */
         if (!getenv("MALLOC_ARENA_MAX"))
-                mallopt(M_ARENA_MAX, 2);
+                mallopt(M_ARENA_MAX, 1);
         int rc = parse_args(argc, argv, &opt);
         if (rc)
                 goto out;

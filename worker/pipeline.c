@@ -1338,11 +1338,12 @@ pmw_error_t *pmw_pipeline_new(const pmw_pipeline_opts_t *opts,
             pmw_servers_count(p->servers), (size_t)cfg->batch.max_messages,
             (size_t)cfg->batch.max_bytes, cfg->batch.linger_ms * 1000);
         /* For the whole process: enough jobs to keep every request slot
-         * busy and the next batches filling (1.5 x max_in_flight full
-         * batches), and at most 48 MiB of job data. */
-        p->max_jobs  = (size_t)(cfg->postmark.max_in_flight *
-                               cfg->batch.max_messages * 3 / 2);
-        p->max_bytes = 48 * 1024 * 1024;
+         * busy (max_in_flight full batches; more did not add throughput
+         * with the default prefetch, see README "Performance"), and at
+         * most 32 MiB of job data. */
+        p->max_jobs =
+            (size_t)(cfg->postmark.max_in_flight * cfg->batch.max_messages);
+        p->max_bytes = 32 * 1024 * 1024;
 
         pmw_client_opts_t copts = {
             .base_url           = cfg->postmark.base_url,
