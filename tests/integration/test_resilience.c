@@ -4,8 +4,9 @@
  * worker_env.h): two workers sharing a group while one joins mid-flow
  * (eager and cooperative rebalancing), a Postmark token refused for a few
  * seconds, an outage, one bad message that makes Postmark reject its whole
- * batch, Kafka faults (a broker down, Produce and OffsetCommit errors), and
- * the worker's memory while it works through a 200,000-job backlog.
+ * batch, Postmark throttling with 429, Kafka faults (a broker down,
+ * Produce and OffsetCommit errors), and the worker's memory while it
+ * works through a 200,000-job backlog.
  * Each test prints what it measured (print_message).
  *
  * argv: postmark-worker postmark-sim mock-broker [TEST-NAME-GLOB]
@@ -577,7 +578,93 @@ static void test_bad_message_split_out(void **state) {
 }
 
 /*
- * 5. Kafka faults while the worker is busy: 2000 jobs, 2 requests of 50 in
+ * 5. Postmark throttles: postmark-sim answers 429 (no Retry-After, as
+ * Postmark does) to requests that would go past limit messages/s. The
+ * worker, unlimited by configuration, must settle near the limit (its
+ * controller cuts from the rate it measured, then creeps back up), send
+ * every job once and fail none.
+ */
+
+/* Milliseconds of a status record's completed_at. */
+static int64_t completed_ms(const pmw_ktest_record_t *rec) {
+        json_t *s        = pmw_wenv_parse(rec);
+        const char *at   = pmw_wenv_jstr(s, "completed_at");
+        int64_t ms       = 0;
+        pmw_error_t *err = pmw_time_parse_rfc3339(at, strlen(at), &ms);
+        if (err)
+                fail_msg("completed_at %s: %s", at, pmw_error_string(err));
+        json_decref(s);
+        return ms;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return (x > y) - (x < y);
+}
+
+static void test_rate_limited_settles(void **state) {
+        pmw_wenv_t *env    = *state;
+        const size_t limit = 1500, count = 15000;
+        start_broker(env, 4, 4);
+        pmw_wenv_start_sim(env, NULL);
+        pmw_wenv_produce_plain(env, "rl", count, 4);
+        char fault[64];
+        snprintf(fault, sizeof(fault), "status=429,above=%zu", limit);
+        pmw_wenv_sim_faults(env, fault);
+        const char *opts[] = {"--set", "batch.max_messages=100", NULL};
+        int64_t t0         = pmw_clock_mono_us();
+        pmw_wenv_start_worker(env, 0, opts);
+        pmw_ktest_records_t *recs =
+            pmw_wenv_read_topic(env, STATUS, count, 2000, 180000);
+        double took_ms       = ms_since(t0);
+        json_int_t throttled = sim_answers(env, "429");
+        json_int_t accepted  = sim_answers(env, "200");
+        assert_int_equal(pmw_wenv_stop_worker(env, 0), 0);
+
+        pmw_wenv_tally_t t = pmw_wenv_tally(recs);
+        print_tally("statuses", &t);
+        assert_int_equal(t.records, count);
+        assert_int_equal(t.jobs, count);
+        assert_int_equal(t.sent, count);
+        assert_int_equal(t.failed, 0);
+        pmw_wenv_sends_free(check_sent_once(env, "rl", count, -1));
+
+        /* The rate, from the statuses' completion times: over the whole
+         * run and over its second half (settled, past the first cut). */
+        int64_t *at = calloc(recs->cnt, sizeof(*at));
+        assert_non_null(at);
+        for (size_t i = 0; i < recs->cnt; i++)
+                at[i] = completed_ms(&recs->v[i]);
+        qsort(at, recs->cnt, sizeof(*at), cmp_i64);
+        int64_t span  = at[recs->cnt - 1] - at[0];
+        size_t half   = recs->cnt / 2;
+        int64_t span2 = at[recs->cnt - 1] - at[half];
+        double rate = span > 0 ? (double)recs->cnt * 1000.0 / (double)span : 0;
+        double rate2 =
+            span2 > 0 ? (double)(recs->cnt - half) * 1000.0 / (double)span2 : 0;
+        free(at);
+        print_message(
+            "limit %zu msgs/s: %zu jobs in %.0f ms; %.0f jobs/s over the "
+            "run, %.0f jobs/s over its second half; %lld requests "
+            "throttled (429), %lld accepted\n",
+            limit, count, took_ms, rate, rate2, (long long)throttled,
+            (long long)accepted);
+        pmw_wenv_log_print(env, 0, "rate", 8);
+        assert_true(throttled >= 1);
+        /* Near the limit: not stuck at the controller's floor, and no
+         * faster than the simulator lets through (the limit plus its
+         * one-second burst, spread over the half's span). */
+        assert_true(rate2 >= 0.6 * (double)limit);
+        assert_true(rate2 <= 1.05 * (double)limit *
+                                 (1.0 + 1000.0 / (double)PMW_MAX(span2, 1)));
+        /* Settled: the throttled requests are a small share; without the
+         * controller nearly every retry would be refused. */
+        assert_true(throttled <= accepted / 2);
+        pmw_ktest_records_free(recs);
+}
+
+/*
+ * 6. Kafka faults while the worker is busy: 2000 jobs, 2 requests of 50 in
  * flight, 300 ms each (about 6 s of work).
  */
 
@@ -716,7 +803,7 @@ static void test_offset_commit_errors(void **state) {
 }
 
 /*
- * 6. Memory with a 200,000-job backlog of ~1 KB jobs.
+ * 7. Memory with a 200,000-job backlog of ~1 KB jobs.
  */
 
 typedef struct mem_s {
@@ -946,6 +1033,7 @@ int main(int argc, char **argv) {
             T(test_token_refused_then_accepted),
             T(test_outage_then_recovery),
             T(test_bad_message_split_out),
+            T(test_rate_limited_settles),
             T(test_broker_down),
             T(test_produce_errors),
             T(test_offset_commit_errors),
