@@ -81,6 +81,13 @@ bool pmw_batch_body_fits(const pmw_batch_body_t *bb, size_t len) {
 }
 
 bool pmw_batch_body_add(pmw_batch_body_t *bb, const char *msg, size_t len) {
+        return pmw_batch_body_add_at(bb, msg, len, NULL);
+}
+
+bool pmw_batch_body_add_at(pmw_batch_body_t *bb,
+                           const char *msg,
+                           size_t len,
+                           size_t *atp) {
         assert(!bb->finished);
         if (!pmw_batch_body_fits(bb, len))
                 return false;
@@ -92,6 +99,8 @@ bool pmw_batch_body_add(pmw_batch_body_t *bb, const char *msg, size_t len) {
         } else {
                 pmw_buf_append_char(&bb->buf, ',');
         }
+        if (atp)
+                *atp = pmw_buf_len(&bb->buf);
         pmw_buf_append(&bb->buf, msg, len);
         bb->count++;
         return true;

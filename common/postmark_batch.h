@@ -72,6 +72,13 @@ bool pmw_batch_body_fits(const pmw_batch_body_t *bb, size_t len);
  */
 bool pmw_batch_body_add(pmw_batch_body_t *bb, const char *msg, size_t len);
 
+/** @brief pmw_batch_body_add() that also gives where the message starts
+ *         in the finished body (atp, when added). */
+bool pmw_batch_body_add_at(pmw_batch_body_t *bb,
+                           const char *msg,
+                           size_t len,
+                           size_t *atp);
+
 /** @returns the number of messages added since the last reset. */
 size_t pmw_batch_body_count(const pmw_batch_body_t *bb);
 

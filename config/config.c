@@ -118,7 +118,7 @@ static const int format_values[] = {PMW_LOG_FORMAT_TEXT, PMW_LOG_FORMAT_JSON};
  * batch whatever its size). earliest, so that a new group sends the jobs
  * already waiting instead of skipping them. */
 static const char *const consumer_defaults[] = {
-    "auto.offset.reset=earliest", "queued.max.messages.kbytes=8192",
+    "auto.offset.reset=earliest", "queued.max.messages.kbytes=4096",
     "fetch.max.bytes=4194304", NULL};
 static const reserved_t consumer_reserved[] = {
     {"bootstrap.servers", BROKERS_REASON},

@@ -31,10 +31,12 @@ void pmw_batch_destroy(pmw_batch_t *batch) {
                 return;
         free(batch->jobs);
         free(batch->body);
+        free(batch->body_at);
         free(batch);
 }
 
 void pmw_batch_push(pmw_batch_t *batch, pmw_job_t *job) {
+        pmw_batch_drop_body(batch, NULL, NULL);
         if (batch->cnt == batch->cap) {
                 batch->cap = batch->cap ? batch->cap * 2 : 16;
                 batch->jobs =
@@ -65,6 +67,7 @@ void pmw_batch_filter(pmw_batch_t *batch,
                       bool (*drop)(void *opaque, pmw_job_t *job),
                       void *opaque) {
         size_t kept = 0;
+        pmw_batch_drop_body(batch, NULL, NULL);
         for (size_t i = 0; i < batch->cnt; i++) {
                 pmw_job_t *job = batch->jobs[i];
                 if (!drop(opaque, job))
@@ -75,28 +78,50 @@ void pmw_batch_filter(pmw_batch_t *batch,
 }
 
 void pmw_batch_build_body(pmw_batch_t *batch) {
+        pmw_batch_drop_body(batch, NULL, NULL);
         pmw_batch_body_t bb;
         /* The limits were applied while the batch filled (and a lone
          * message may exceed max_bytes), so the builder gets room for
          * exactly this body. */
         pmw_batch_body_init(&bb, batch->endpoint, batch->cnt ? batch->cnt : 1,
                             batch->body_bytes + 1);
+        batch->body_at =
+            pmw_realloc(batch->body_at, (batch->cnt + 1) * sizeof(size_t));
         for (size_t i = 0; i < batch->cnt; i++) {
-                const pmw_message_t *msg = &batch->jobs[i]->msg;
-                (void)pmw_batch_body_add(&bb, msg->body, msg->body_len);
+                pmw_message_t *msg = &batch->jobs[i]->msg;
+                if (!pmw_batch_body_add_at(&bb, msg->body, msg->body_len,
+                                           &batch->body_at[i]))
+                        continue; /* cannot happen: room was made above */
+                /* Moved into the body: one copy of each message while its
+                 * request is in flight, not two. */
+                free(msg->body);
+                msg->body = NULL;
         }
-        free(batch->body);
         batch->body = pmw_batch_body_take(&bb, &batch->body_len);
         pmw_batch_body_cleanup(&bb);
 }
 
-void pmw_batch_drop_body(pmw_batch_t *batch) {
+void pmw_batch_drop_body(pmw_batch_t *batch,
+                         bool (*keep)(void *opaque, size_t i),
+                         void *opaque) {
+        if (!batch->body)
+                return;
+        for (size_t i = 0; i < batch->cnt; i++) {
+                pmw_message_t *msg = &batch->jobs[i]->msg;
+                if (msg->body || (keep && !keep(opaque, i)))
+                        continue;
+                msg->body = pmw_malloc(msg->body_len + 1);
+                memcpy(msg->body, batch->body + batch->body_at[i],
+                       msg->body_len);
+                msg->body[msg->body_len] = '\0';
+        }
         free(batch->body);
         batch->body     = NULL;
         batch->body_len = 0;
 }
 
 pmw_batch_t *pmw_batch_split(pmw_batch_t *batch, int64_t now_us) {
+        pmw_batch_drop_body(batch, NULL, NULL);
         pmw_batch_t *half =
             pmw_batch_new(batch->server_idx, batch->endpoint, now_us);
         size_t keep = batch->cnt - batch->cnt / 2;

@@ -12,7 +12,12 @@
  * Postmark answers in request order) until its request completes.
  *
  * Ownership: a batch holds pointers to jobs it does not own (the pipeline
- * owns jobs); pmw_batch_destroy() frees only the batch and its body.
+ * owns jobs); pmw_batch_destroy() frees only the batch and its body. While
+ * a batch has a body, its jobs' normalised messages live in it (their
+ * msg.body is NULL, msg.body_len kept): one copy per message while its
+ * request is in flight. pmw_batch_drop_body() gives them back; every
+ * function that changes the batch's jobs (push, filter, split, build)
+ * gives them back first.
  * Thread safety: batches and batchers belong to one worker thread.
  */
 #ifndef PMW_WORKER_BATCH_H
@@ -39,6 +44,7 @@ typedef struct pmw_batch_s {
         void *owner;           /* the pipeline that sends it */
         char *body;            /* built by pmw_batch_build_body() */
         size_t body_len;
+        size_t *body_at;          /* each job's message offset in body */
         struct pmw_batch_s *next; /* queue link */
 } pmw_batch_t;
 
@@ -68,12 +74,22 @@ void pmw_batch_filter(pmw_batch_t *batch,
 
 /**
  * @brief Builds the request body from the jobs' normalised messages (no
- *        parsing: the bytes are spliced), replacing any earlier body.
+ *        parsing: the bytes are spliced), replacing any earlier body. The
+ *        messages move into the body: each job's msg.body is NULL until
+ *        pmw_batch_drop_body() gives it back.
  */
 void pmw_batch_build_body(pmw_batch_t *batch);
 
-/** @brief Frees the body (after its request completed). */
-void pmw_batch_drop_body(pmw_batch_t *batch);
+/**
+ * @brief Frees the body (after its request completed), first giving back
+ *        the messages of the jobs that may be sent again: those for which
+ *        keep(opaque, index) is true, or all when keep is NULL. The others
+ *        keep msg.body NULL: the caller finishes them. No-op without a
+ *        body.
+ */
+void pmw_batch_drop_body(pmw_batch_t *batch,
+                         bool (*keep)(void *opaque, size_t i),
+                         void *opaque);
 
 /**
  * @brief Moves the second half of the jobs (cnt / 2 of them) into a new

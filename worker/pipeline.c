@@ -57,6 +57,10 @@
  * auto-commit interval is far too long; one commit request per 100 ms per
  * consumer costs Kafka nothing. */
 #define COMMIT_INTERVAL_US (100 * 1000)
+/* Bounds of how long the consumer queue stays empty, while Kafka holds
+ * records for the partitions, before the fetcher is woken (wake_fetcher). */
+#define FETCH_STALL_MIN_US (20 * 1000)
+#define FETCH_STALL_MAX_US (1000 * 1000)
 
 typedef struct part_s {
         bool assigned;
@@ -98,7 +102,13 @@ struct pmw_pipeline_s {
         size_t max_bytes;
         bool consume_paused;
         int64_t last_poll_us; /* the consumer was polled */
-        bool backlog;         /* records may be waiting in the queue */
+        /* wake_fetcher's state */
+        int64_t last_record_us; /* a record came, or the fetcher was woken */
+        int64_t last_behind_check_us;
+        int64_t seek_at_us; /* a seek whose fetch has not delivered yet */
+        int64_t stall_us;   /* FETCH_STALL_MIN_US .. FETCH_STALL_MAX_US */
+        bool behind;        /* some partition had records left to fetch */
+        bool backlog;       /* records may be waiting in the queue */
         rd_kafka_resp_err_t last_commit_err; /* commit_cb's last result */
         int64_t last_reach_check_us;
         int64_t last_commit_us;
@@ -429,6 +439,19 @@ static void intake(pmw_pipeline_t *p, rd_kafka_message_t *rkm) {
         }
 }
 
+/* For wake_fetcher: a record came; after a seek, the time it took sets
+ * how long an empty queue is waited for before the next seek. */
+static void record_came(pmw_pipeline_t *p) {
+        int64_t now = pmw_clock_mono_us();
+        if (p->seek_at_us) {
+                p->stall_us   = PMW_MIN(PMW_MAX(2 * (now - p->seek_at_us),
+                                                (int64_t)FETCH_STALL_MIN_US),
+                                        (int64_t)FETCH_STALL_MAX_US);
+                p->seek_at_us = 0;
+        }
+        p->last_record_us = now;
+}
+
 /* @returns true if the budget ran out with records perhaps still queued:
  * the queue's event fd only fires when it turns non-empty, so the loop must
  * not sleep then. */
@@ -445,6 +468,7 @@ static bool consume(pmw_pipeline_t *p) {
                                         rd_kafka_message_errstr(rkm));
                 } else {
                         atomic_store(&p->reachable, true);
+                        record_came(p);
                         intake(p, rkm);
                 }
                 rd_kafka_message_destroy(rkm);
@@ -514,6 +538,15 @@ static void handle_result(pmw_pipeline_t *p,
                           pmw_response_t *resp,
                           const pmw_verdict_t *verdict);
 
+/* pmw_batch_drop_body() callback for per-message answers: the messages
+ * Postmark did not accept may go out again and need their bodies back. */
+static bool not_accepted(void *opaque, size_t i) {
+        const pmw_response_t *resp  = opaque;
+        const pmw_msg_result_t *res = &resp->results[i];
+        return pmw_classify_message(res->error_code, res->message).outcome !=
+               PMW_OUTCOME_SENT;
+}
+
 static void on_done(void *opaque,
                     pmw_response_t *resp,
                     const pmw_verdict_t *verdict,
@@ -532,7 +565,10 @@ static void on_done(void *opaque,
                 pmw_endpoint_path(batch->endpoint), batch->cnt,
                 resp->http_status, pmw_outcome_name(verdict->outcome),
                 attempt_us / 1000, batch->probe ? "yes" : "no");
-        pmw_batch_drop_body(batch);
+        if (verdict->outcome == PMW_OUTCOME_PER_MESSAGE && resp->results)
+                pmw_batch_drop_body(batch, not_accepted, resp);
+        else
+                pmw_batch_drop_body(batch, NULL, NULL);
         handle_result(p, batch, resp, verdict);
         pmw_response_cleanup(resp);
 }
@@ -1242,6 +1278,74 @@ static void update_lag(pmw_pipeline_t *p) {
         atomic_store(&p->lag, known || lag > 0 ? lag : -1);
 }
 
+/*
+ * librdkafka 2.0.2 (Debian bookworm's) stops fetching once its queue holds
+ * queued.max.messages.kbytes and looks again only when its broker thread
+ * wakes: at the latest after a second, as nothing in that version wakes it
+ * when the application empties the queue (2.1 added that, with
+ * fetch.queue.backoff.ms). With a backlog, a worker that drained its queue
+ * in 0.2 s then idled for 0.8 s: each consumer took about one queue's worth
+ * of records per second. A seek wakes the broker thread. So when the queue
+ * has been empty for stall_us while the cached high watermark of a
+ * partition is past its position, that partition is sought to its
+ * position: the queue is empty, so nothing the loop has not seen is
+ * dropped and nothing is skipped; the fetch restarts there.
+ *
+ * A seek also cancels that partition's fetch in flight, so stall_us adapts
+ * to the time the fetch after a seek takes to deliver (twice that, 20 ms
+ * to 1 s): against a distant broker the worker must not cancel every
+ * fetch before it answers.
+ */
+static void wake_fetcher(pmw_pipeline_t *p, bool queue_empty) {
+        int64_t now = pmw_clock_mono_us();
+        if (!queue_empty || p->consume_paused || memory_full(p)) {
+                p->behind = false;
+                return;
+        }
+        if (now - p->last_behind_check_us < FETCH_STALL_MIN_US)
+                return;
+        p->last_behind_check_us                = now;
+        p->behind                              = false;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (rd_kafka_assignment(p->consumer, &parts))
+                return;
+        rd_kafka_topic_partition_list_t *stalled =
+            rd_kafka_topic_partition_list_new(PMW_MAX(parts->cnt, 1));
+        if (parts->cnt > 0 && !rd_kafka_position(p->consumer, parts)) {
+                for (int i = 0; i < parts->cnt; i++) {
+                        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                        int64_t low, high;
+                        if (tp->offset < 0 ||
+                            rd_kafka_get_watermark_offsets(
+                                p->consumer, tp->topic, tp->partition, &low,
+                                &high) ||
+                            high <= tp->offset)
+                                continue;
+                        rd_kafka_topic_partition_list_add(stalled, tp->topic,
+                                                          tp->partition)
+                            ->offset = tp->offset;
+                }
+        }
+        p->behind = stalled->cnt > 0;
+        if (p->behind && now - p->last_record_us >= p->stall_us) {
+                if (p->seek_at_us) /* the last seek brought nothing yet */
+                        p->stall_us = PMW_MIN(p->stall_us * 2,
+                                              (int64_t)FETCH_STALL_MAX_US);
+                rd_kafka_error_t *kerr =
+                    rd_kafka_seek_partitions(p->consumer, stalled, 0);
+                if (kerr) {
+                        pmw_log(PMW_LOG_DEBUG, "kafka",
+                                "pipeline=%d: seek to wake the fetcher: %s",
+                                p->id, rd_kafka_error_string(kerr));
+                        rd_kafka_error_destroy(kerr);
+                }
+                p->seek_at_us     = now;
+                p->last_record_us = now;
+        }
+        rd_kafka_topic_partition_list_destroy(stalled);
+        rd_kafka_topic_partition_list_destroy(parts);
+}
+
 /* While Kafka is unreachable, ask for metadata now and then, so readiness
  * comes back even when nothing else happens (an idle standby). */
 static void check_reachable(pmw_pipeline_t *p) {
@@ -1327,7 +1431,8 @@ pmw_error_t *pmw_pipeline_new(const pmw_pipeline_opts_t *opts,
         p->mem                  = opts->mem;
         p->metrics              = opts->metrics;
         atomic_store(&p->lag, -1);
-        p->rng     = opts->seed;
+        p->stall_us = FETCH_STALL_MIN_US;
+        p->rng      = opts->seed;
         p->evfd[0] = p->evfd[1] = -1;
         p->acked_tail           = &p->acked_head;
         p->to_store             = rd_kafka_topic_partition_list_new(16);
@@ -1338,11 +1443,12 @@ pmw_error_t *pmw_pipeline_new(const pmw_pipeline_opts_t *opts,
             pmw_servers_count(p->servers), (size_t)cfg->batch.max_messages,
             (size_t)cfg->batch.max_bytes, cfg->batch.linger_ms * 1000);
         /* For the whole process: enough jobs to keep every request slot
-         * busy (max_in_flight full batches; more did not add throughput
-         * with the default prefetch, see README "Performance"), and at
-         * most 32 MiB of job data. */
-        p->max_jobs =
-            (size_t)(cfg->postmark.max_in_flight * cfg->batch.max_messages);
+         * busy with full batches and half as many again filling the next
+         * ones (at 150 ms per request, 1x gave ~35k jobs/s, 1.5x ~40k; 2x
+         * no more, for ~10 MB more RSS: README "Performance"), and at most
+         * 32 MiB of job data. */
+        p->max_jobs  = (size_t)(3 * cfg->postmark.max_in_flight *
+                               cfg->batch.max_messages / 2);
         p->max_bytes = 32 * 1024 * 1024;
 
         pmw_client_opts_t copts = {
@@ -1405,11 +1511,12 @@ pmw_error_t *pmw_pipeline_run(pmw_pipeline_t *p) {
                  * there is room again (the queue's fd will not fire). */
                 bool taken = may_consume(p);
                 p->backlog = !taken || consume(p);
+                wake_fetcher(p, !p->backlog);
                 update_pause(p);
                 check_reachable(p);
                 update_lag(p);
                 atomic_store(&p->jobs_gauge, p->jobs);
-                turn(p, false, 1000);
+                turn(p, false, p->behind ? FETCH_STALL_MIN_US / 1000 : 1000);
         }
         shutdown_drain(p);
         pmw_error_t *err = p->fatal;

@@ -107,16 +107,23 @@ static void check_batch(pmw_batch_t *batch,
                 assert_ptr_equal(batch->jobs[i], want[i]);
         assert_int_equal(batch->body_bytes, expected_bytes(ep, want, cnt));
 
-        pmw_batch_build_body(batch);
         char *body = expected_body(ep, want, cnt);
+        pmw_batch_build_body(batch);
         assert_non_null(batch->body);
         assert_string_equal(batch->body, body);
         assert_int_equal(batch->body_len, strlen(body));
         assert_int_equal(batch->body_len, batch->body_bytes);
-        free(body);
-        pmw_batch_drop_body(batch);
+        /* The messages moved into the body... */
+        for (size_t i = 0; i < cnt; i++)
+                assert_null(want[i]->msg.body);
+        pmw_batch_drop_body(batch, NULL, NULL);
         assert_null(batch->body);
         assert_int_equal(batch->body_len, 0);
+        /* ...and came back whole. */
+        char *again = expected_body(ep, want, cnt);
+        assert_string_equal(again, body);
+        free(again);
+        free(body);
 }
 
 /*
@@ -333,7 +340,7 @@ static void split_case(jobs_t *jobs, size_t n, pmw_endpoint_t ep) {
         assert_false(half->probe);
         assert_null(half->body);
         assert_null(half->next);
-        pmw_batch_drop_body(b);
+        pmw_batch_drop_body(b, NULL, NULL);
         check_batch(b, 1, ep, j, keep);
         check_batch(half, 1, ep, j + keep, n / 2);
         pmw_batch_destroy(half);
@@ -373,6 +380,55 @@ static void test_batch_split(void **state) {
 }
 
 /* Bodies from the real message parser are spliced unchanged. */
+/* pmw_batch_drop_body() callback: the odd indexes may go out again. */
+static bool odd_index(void *opaque, size_t i) {
+        (void)opaque;
+        return i % 2 == 1;
+}
+
+/* After a per-message answer only the jobs that may be sent again get
+ * their messages back; a change to the jobs gives all of them back. */
+static void test_batch_body_give_back(void **state) {
+        jobs_t *jobs = *state;
+        pmw_job_t *j[4];
+        pmw_batch_t *b = pmw_batch_new(0, PMW_ENDPOINT_BATCH_TEMPLATES, 0);
+        const char *bodies[] = {"{\"i\":0}", "{\"i\":11}", "{\"i\":222}",
+                                "{\"i\":3333}"};
+        for (size_t i = 0; i < 4; i++) {
+                j[i] =
+                    job_body(jobs, 0, PMW_ENDPOINT_BATCH_TEMPLATES, bodies[i]);
+                pmw_batch_push(b, j[i]);
+        }
+        pmw_batch_build_body(b);
+        pmw_batch_drop_body(b, odd_index, NULL);
+        assert_null(b->body);
+        assert_null(j[0]->msg.body);
+        assert_null(j[2]->msg.body);
+        assert_string_equal(j[1]->msg.body, bodies[1]);
+        assert_string_equal(j[3]->msg.body, bodies[3]);
+        assert_int_equal(j[0]->msg.body_len, strlen(bodies[0]));
+        /* Dropping again without a body changes nothing. */
+        pmw_batch_drop_body(b, NULL, NULL);
+        assert_null(j[0]->msg.body);
+        pmw_batch_destroy(b);
+
+        /* Split and filter give every message back before moving jobs. */
+        for (size_t i = 0; i < 4; i++)
+                j[i] = job_body(jobs, 0, PMW_ENDPOINT_BATCH, bodies[i]);
+        b = pmw_batch_new(0, PMW_ENDPOINT_BATCH, 0);
+        for (size_t i = 0; i < 4; i++)
+                pmw_batch_push(b, j[i]);
+        pmw_batch_build_body(b);
+        pmw_batch_t *half = pmw_batch_split(b, 1);
+        assert_null(b->body);
+        for (size_t i = 0; i < 4; i++)
+                assert_string_equal(j[i]->msg.body, bodies[i]);
+        check_batch(b, 0, PMW_ENDPOINT_BATCH, j, 2);
+        check_batch(half, 0, PMW_ENDPOINT_BATCH, j + 2, 2);
+        pmw_batch_destroy(half);
+        pmw_batch_destroy(b);
+}
+
 static void test_batch_parsed_messages(void **state) {
         (void)state;
         static const char *const values[] = {
@@ -395,11 +451,12 @@ static void test_batch_parsed_messages(void **state) {
                 pmw_batch_push(b, j[i]);
         }
         check_batch(b, 0, PMW_ENDPOINT_BATCH, j, 3);
-        pmw_batch_build_body(b);
         char want[1024];
         snprintf(want, sizeof(want), "[%s,%s,%s]", j[0]->msg.body,
                  j[1]->msg.body, j[2]->msg.body);
+        pmw_batch_build_body(b);
         assert_string_equal(b->body, want);
+        pmw_batch_drop_body(b, NULL, NULL);
         /* The normalised form the parser produced (field names, job id). */
         assert_string_equal(j[0]->msg.body,
                             "{\"From\":\"a@example.com\",\"To\":"
@@ -802,6 +859,8 @@ int main(void) {
             cmocka_unit_test_setup_teardown(test_batch_fits, setup, teardown),
             cmocka_unit_test_setup_teardown(test_batch_filter, setup, teardown),
             cmocka_unit_test_setup_teardown(test_batch_split, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_batch_body_give_back, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(test_batch_parsed_messages, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_batcher_max_messages, setup,

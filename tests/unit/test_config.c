@@ -131,7 +131,7 @@ static void test_defaults(void **state) {
         assert_string_equal(cfg->kafka.consumer.kv[0].value, "earliest");
         assert_string_equal(cfg->kafka.consumer.kv[1].name,
                             "queued.max.messages.kbytes");
-        assert_string_equal(cfg->kafka.consumer.kv[1].value, "8192");
+        assert_string_equal(cfg->kafka.consumer.kv[1].value, "4096");
         assert_string_equal(cfg->kafka.consumer.kv[2].name, "fetch.max.bytes");
         assert_string_equal(cfg->kafka.consumer.kv[2].value, "4194304");
         assert_int_equal(cfg->kafka.producer.cnt, 0);

@@ -63,7 +63,7 @@ static void test_consumer(void **state) {
         get(conf, "auto.offset.reset", v, sizeof(v));
         assert_string_equal(v, "smallest"); /* librdkafka's name */
         get(conf, "queued.max.messages.kbytes", v, sizeof(v));
-        assert_string_equal(v, "8192");
+        assert_string_equal(v, "4096");
         get(conf, "fetch.wait.max.ms", v, sizeof(v));
         assert_string_equal(v, "50");
         rd_kafka_conf_destroy(conf);
@@ -86,7 +86,7 @@ static void test_producer(void **state) {
         get(conf, "linger.ms", v, sizeof(v));
         assert_string_equal(v, "7");
         get(conf, "queued.max.messages.kbytes", v, sizeof(v));
-        assert_string_not_equal(v, "8192"); /* consumer-only default */
+        assert_string_not_equal(v, "4096"); /* consumer-only default */
         rd_kafka_conf_destroy(conf);
         pmw_config_destroy(cfg);
 }
