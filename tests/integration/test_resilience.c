@@ -123,6 +123,16 @@ static void print_tally(const char *what, const pmw_wenv_tally_t *t) {
             t->copies, t->differing);
 }
 
+/* Every one of count jobs has exactly one status record, sent. */
+static void check_all_sent(const pmw_ktest_records_t *recs, size_t count) {
+        pmw_wenv_tally_t t = pmw_wenv_tally(recs);
+        print_tally("statuses", &t);
+        assert_int_equal(t.records, count);
+        assert_int_equal(t.jobs, count);
+        assert_int_equal(t.sent, count);
+        assert_int_equal(t.failed, 0);
+}
+
 /*
  * 1. Two workers in one group, the second joining mid-flow.
  */
@@ -445,12 +455,7 @@ static void hold_and_release(pmw_wenv_t *env,
             pmw_wenv_read_topic(env, STATUS, count, 2000, 60000);
         assert_int_equal(pmw_wenv_stop_worker(env, 0), 0);
 
-        pmw_wenv_tally_t t = pmw_wenv_tally(recs);
-        print_tally("statuses", &t);
-        assert_int_equal(t.records, count);
-        assert_int_equal(t.jobs, count);
-        assert_int_equal(t.sent, count);
-        assert_int_equal(t.failed, 0);
+        check_all_sent(recs, count);
         json_int_t max_attempts = 0;
         for (size_t i = 0; i < recs->cnt; i++) {
                 json_t *s = pmw_wenv_parse(&recs->v[i]);
@@ -621,12 +626,7 @@ static void test_rate_limited_settles(void **state) {
         json_int_t accepted  = sim_answers(env, "200");
         assert_int_equal(pmw_wenv_stop_worker(env, 0), 0);
 
-        pmw_wenv_tally_t t = pmw_wenv_tally(recs);
-        print_tally("statuses", &t);
-        assert_int_equal(t.records, count);
-        assert_int_equal(t.jobs, count);
-        assert_int_equal(t.sent, count);
-        assert_int_equal(t.failed, 0);
+        check_all_sent(recs, count);
         pmw_wenv_sends_free(check_sent_once(env, "rl", count, -1));
 
         /* The rate, from the statuses' completion times: over the whole
