@@ -167,8 +167,9 @@ def no_secrets(name, text):
 
 
 def metric(text, name, labels):
-    rx = re.compile(r"^%s\{%s\} (\S+)$" % (re.escape(name),
-                                           re.escape(labels)), re.M)
+    """The value of name{labels} (labels "": an unlabelled metric)."""
+    sel = r"\{%s\}" % re.escape(labels) if labels else ""
+    rx = re.compile(r"^%s%s (\S+)$" % (re.escape(name), sel), re.M)
     m = rx.search(text)
     return float(m.group(1)) if m else None
 
@@ -254,8 +255,10 @@ def run_worker(args, fmt, tmp):
                     if re.search(r"NOTICE|WARN|ERROR|\"(notice|warn|error)\"",
                                  line):
                         print("  worker: " + line.rstrip()[:300])
-        sent_records = sum(1 for rec in statuses
-                           if rec["value"]["status"] == "sent")
+        by_status = {}
+        for rec in statuses:
+            st = rec["value"]["status"]
+            by_status[st] = by_status.get(st, 0) + 1
 
         # Ready once the group is joined; allow the worker a moment.
         ready = (None, "")
@@ -269,11 +272,25 @@ def run_worker(args, fmt, tmp):
         check(health[0] == 200, "%s: /healthz is 200" % tag, repr(health))
         metrics = http_get(port, "/metrics")
         check(metrics[0] == 200, "%s: /metrics is 200" % tag)
-        sent = metric(metrics[1], "postmark_worker_jobs_total",
-                      'status="sent"')
-        check(sent == sent_records and sent >= 15,
-              "%s: /metrics counts the sent jobs" % tag,
-              "postmark_worker_jobs_total{status=\"sent\"} = %r" % sent)
+        # The counters equal what the status topic holds: per status, and
+        # one dead letter per job that was not sent.
+        counted = {st: metric(metrics[1], "postmark_worker_jobs_total",
+                              'status="%s"' % st)
+                   for st in ("sent", "failed", "rejected", "expired")}
+        expected = {st: float(by_status.get(st, 0)) for st in counted}
+        check(counted == expected and expected["sent"] >= 15 and
+              all(expected[st] >= 1 for st in expected),
+              "%s: /metrics counts every job by status (%s)" % (
+                  tag, ", ".join("%s %d" % (st, n)
+                                 for st, n in sorted(expected.items()))),
+              "postmark_worker_jobs_total %r, status records %r"
+              % (counted, expected))
+        letters = metric(metrics[1], "postmark_worker_dead_letters_total", "")
+        unsent = sum(v for st, v in expected.items() if st != "sent")
+        check(letters == unsent,
+              "%s: /metrics counts the dead letters (%r)" % (tag, letters),
+              "postmark_worker_dead_letters_total %r, jobs not sent %r"
+              % (letters, unsent))
         for name, body in (("/ready", ready[1]), ("/healthz", health[1]),
                            ("/metrics", metrics[1])):
             no_secrets("%s: %s" % (tag, name), body)
