@@ -2,7 +2,8 @@
  * Scale and resilience of postmark-worker, every process separate
  * (mock-broker, postmark-sim, one or two workers; tests/integration/
  * worker_env.h): two workers sharing a group while one joins mid-flow
- * (eager and cooperative rebalancing), a Postmark token refused for a few
+ * (eager and cooperative rebalancing), a replica with no partition left
+ * for it, a Postmark token refused for a few
  * seconds, an outage, one bad message that makes Postmark reject its whole
  * batch, Postmark throttling with 429, Kafka faults (a broker down,
  * Produce and OffsetCommit errors), and the worker's memory while it
@@ -373,6 +374,46 @@ static void test_second_worker_joins_eager(void **state) {
 
 static void test_second_worker_joins_cooperative(void **state) {
         two_workers(*state, "cooperative-sticky");
+}
+
+/*
+ * A replica beyond the partition count: the jobs topic has one partition,
+ * the second worker gets none, and waits ready (/ready 200) as a standby
+ * while the first does the work.
+ */
+static void test_standby_replica(void **state) {
+        pmw_wenv_t *env    = *state;
+        const size_t count = 300;
+        start_broker(env, 1, 4);
+        pmw_wenv_start_sim(env, NULL);
+        const char *opts[] = {"--set", "workers.threads=1", NULL};
+        pmw_wenv_start_worker(env, 0, opts);
+        /* pmw_wenv_start_worker() fails the test unless /ready is 200. */
+        pmw_wenv_start_worker(env, 1, opts);
+        pmw_wenv_produce_plain(env, "sb", count, 1);
+        pmw_ktest_records_t *recs =
+            pmw_wenv_read_topic(env, STATUS, count, 2000, 60000);
+        long ready[2] = {pmw_wenv_ready(env, 0, NULL),
+                         pmw_wenv_ready(env, 1, NULL)};
+        size_t idle[2];
+        for (int w = 0; w < 2; w++)
+                idle[w] = pmw_wenv_log_count(env, w, ": assigned 0 partitions");
+        print_message(
+            "/ready: worker 0 %ld, worker 1 %ld; assignments of "
+            "no partition: %zu and %zu\n",
+            ready[0], ready[1], idle[0], idle[1]);
+        pmw_wenv_log_print(env, 0, ": assigned ", 10);
+        pmw_wenv_log_print(env, 1, ": assigned ", 10);
+        kill(pmw_wenv_worker_pid(env, 1), SIGTERM);
+        assert_int_equal(pmw_wenv_stop_worker(env, 0), 0);
+        assert_int_equal(pmw_wenv_stop_worker(env, 1), 0);
+        check_all_sent(recs, count);
+        pmw_wenv_sends_free(check_sent_once(env, "sb", count, -1));
+        assert_int_equal(ready[0], 200);
+        assert_int_equal(ready[1], 200);
+        /* One of them was left without the partition. */
+        assert_true(idle[0] + idle[1] >= 1);
+        pmw_ktest_records_free(recs);
 }
 
 /*
@@ -1030,6 +1071,7 @@ int main(int argc, char **argv) {
         const struct CMUnitTest tests[] = {
             T(test_second_worker_joins_eager),
             T(test_second_worker_joins_cooperative),
+            T(test_standby_replica),
             T(test_token_refused_then_accepted),
             T(test_outage_then_recovery),
             T(test_bad_message_split_out),
