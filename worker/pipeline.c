@@ -66,6 +66,8 @@ typedef struct part_s {
         bool assigned;
         bool revoking; /* being drained by the revoke handler */
         uint32_t generation;
+        int64_t next_offset; /* after the last record taken since the
+                              * assignment; -1: none yet */
         pmw_tracker_t tracker;
 } part_t;
 
@@ -193,6 +195,7 @@ static part_t *part_get(pmw_pipeline_t *p, int32_t partition) {
                 p->parts   = pmw_realloc(p->parts, cnt * sizeof(*p->parts));
                 for (size_t i = p->part_cnt; i < cnt; i++) {
                         memset(&p->parts[i], 0, sizeof(p->parts[i]));
+                        p->parts[i].next_offset = -1;
                         pmw_tracker_init(&p->parts[i].tracker);
                 }
                 p->part_cnt = cnt;
@@ -347,12 +350,13 @@ static void intake(pmw_pipeline_t *p, rd_kafka_message_t *rkm) {
                 return;
         }
 
-        pmw_job_t *job  = pmw_job_new();
-        job->owner      = p;
-        job->generation = part->generation;
-        job->topic      = p->cfg->kafka.jobs_topic;
-        job->partition  = rkm->partition;
-        job->offset     = rkm->offset;
+        part->next_offset = rkm->offset + 1;
+        pmw_job_t *job    = pmw_job_new();
+        job->owner        = p;
+        job->generation   = part->generation;
+        job->topic        = p->cfg->kafka.jobs_topic;
+        job->partition    = rkm->partition;
+        job->offset       = rkm->offset;
         rd_kafka_timestamp_type_t tstype;
         job->enqueued_ms = rd_kafka_message_timestamp(rkm, &tstype);
         if (job->enqueued_ms < 0)
@@ -1079,9 +1083,10 @@ static void on_assign(pmw_pipeline_t *p,
                       rd_kafka_topic_partition_list_t *parts,
                       bool cooperative) {
         for (int i = 0; i < parts->cnt; i++) {
-                part_t *part   = part_get(p, parts->elems[i].partition);
-                part->assigned = true;
-                part->revoking = false;
+                part_t *part      = part_get(p, parts->elems[i].partition);
+                part->assigned    = true;
+                part->revoking    = false;
+                part->next_offset = -1;
                 part->generation++;
                 pmw_tracker_reset(&part->tracker);
         }
@@ -1152,9 +1157,10 @@ static void on_revoke(pmw_pipeline_t *p,
 
         size_t open = pending_revoking(p);
         for (int i = 0; i < parts->cnt; i++) {
-                part_t *part   = &p->parts[parts->elems[i].partition];
-                part->assigned = false;
-                part->revoking = false;
+                part_t *part      = &p->parts[parts->elems[i].partition];
+                part->assigned    = false;
+                part->revoking    = false;
+                part->next_offset = -1;
                 part->generation++;
                 pmw_tracker_reset(&part->tracker);
         }
@@ -1287,8 +1293,8 @@ static void update_lag(pmw_pipeline_t *p) {
  * in 0.2 s then idled for 0.8 s: each consumer took about one queue's worth
  * of records per second. A seek wakes the broker thread. So when the queue
  * has been empty for stall_us while the cached high watermark of a
- * partition is past its position, that partition is sought to its
- * position: the queue is empty, so nothing the loop has not seen is
+ * partition is past the loop's position in it, that partition is sought to
+ * that position: the queue is empty, so nothing the loop has not seen is
  * dropped and nothing is skipped; the fetch restarts there.
  *
  * A seek also cancels that partition's fetch in flight, so stall_us adapts
@@ -1311,20 +1317,25 @@ static void wake_fetcher(pmw_pipeline_t *p, bool queue_empty) {
                 return;
         rd_kafka_topic_partition_list_t *stalled =
             rd_kafka_topic_partition_list_new(PMW_MAX(parts->cnt, 1));
-        if (parts->cnt > 0 && !rd_kafka_position(p->consumer, parts)) {
-                for (int i = 0; i < parts->cnt; i++) {
-                        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-                        int64_t low, high;
-                        if (tp->offset < 0 ||
-                            rd_kafka_get_watermark_offsets(
-                                p->consumer, tp->topic, tp->partition, &low,
-                                &high) ||
-                            high <= tp->offset)
-                                continue;
-                        rd_kafka_topic_partition_list_add(stalled, tp->topic,
-                                                          tp->partition)
-                            ->offset = tp->offset;
-                }
+        for (int i = 0; i < parts->cnt; i++) {
+                const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                /* The position is the loop's own: after the last record it
+                 * took in this assignment. librdkafka's (rd_kafka_position)
+                 * can still be the previous assignment's right after a
+                 * rebalance; seeking there would skip the records between
+                 * the committed offset and it. A partition that gave no
+                 * record yet is left to its fetch start. */
+                const part_t *part = part_get(p, tp->partition);
+                int64_t low, high;
+                if (!part->assigned || part->revoking ||
+                    part->next_offset < 0 ||
+                    rd_kafka_get_watermark_offsets(
+                        p->consumer, tp->topic, tp->partition, &low, &high) ||
+                    high <= part->next_offset)
+                        continue;
+                rd_kafka_topic_partition_list_add(stalled, tp->topic,
+                                                  tp->partition)
+                    ->offset = part->next_offset;
         }
         p->behind = stalled->cnt > 0;
         if (p->behind && now - p->last_record_us >= p->stall_us) {

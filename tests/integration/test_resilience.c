@@ -168,6 +168,44 @@ static int cmp_finish(const void *a, const void *b) {
         return c ? c : strcmp(x->completed_at, y->completed_at);
 }
 
+/* For a failure: which of the jobs "<prefix>-<i>" (produced to partition
+ * i % partitions) have no status record, per partition. */
+static void print_missing(const pmw_ktest_records_t *recs,
+                          const char *prefix,
+                          size_t count,
+                          int partitions) {
+        bool *seen = calloc(count, sizeof(*seen));
+        assert_non_null(seen);
+        size_t plen = strlen(prefix);
+        for (size_t i = 0; i < recs->cnt; i++) {
+                json_t *s      = pmw_wenv_parse(&recs->v[i]);
+                const char *id = pmw_wenv_jstr(s, "job_id");
+                if (!strncmp(id, prefix, plen) && id[plen] == '-') {
+                        size_t n = strtoul(id + plen + 1, NULL, 10);
+                        if (n < count)
+                                seen[n] = true;
+                }
+                json_decref(s);
+        }
+        for (int part = 0; part < partitions; part++) {
+                size_t missing = 0, first = count, last = 0;
+                for (size_t i = (size_t)part; i < count;
+                     i += (size_t)partitions) {
+                        if (seen[i])
+                                continue;
+                        missing++;
+                        first = PMW_MIN(first, i);
+                        last  = PMW_MAX(last, i);
+                }
+                if (missing)
+                        print_message(
+                            "partition %d: %zu jobs without a "
+                            "status (%s-%zu .. %s-%zu)\n",
+                            part, missing, prefix, first, prefix, last);
+        }
+        free(seen);
+}
+
 /*
  * Jobs finished twice (two different status records): each must have been
  * sent once per record, and first finished at or after since (RFC 3339):
@@ -321,6 +359,8 @@ static void two_workers(pmw_wenv_t *env, const char *strategy) {
         pmw_wenv_tally_t t = pmw_wenv_tally(recs);
         print_message("%zu jobs done in %.0f ms\n", count, done_ms);
         print_tally("statuses", &t);
+        if (t.jobs != count)
+                print_missing(recs, "grp", count, 8);
         assert_int_equal(t.jobs, count);
         assert_int_equal(t.sent, t.records);
 
