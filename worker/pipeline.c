@@ -1176,7 +1176,7 @@ static void on_revoke(pmw_pipeline_t *p,
                         "finished in time; left uncommitted for the next "
                         "owner",
                         p->id, open);
-        p->left_open += open;
+
 
         if (cooperative) {
                 rd_kafka_error_t *error =
@@ -1499,7 +1499,7 @@ static void shutdown_drain(pmw_pipeline_t *p) {
         take_acked(p);
         commit_sync(p, NULL);
 
-        p->left_open += p->jobs;
+        p->left_open = p->jobs;
         if (p->jobs)
                 pmw_log(PMW_LOG_WARN, "pipeline",
                         "pipeline=%d: %zu jobs not finished within "

@@ -99,7 +99,9 @@ bool pmw_pipeline_ready(pmw_pipeline_t *p, pmw_buf_t *reason);
 size_t pmw_pipeline_jobs(const pmw_pipeline_t *p);
 int64_t pmw_pipeline_lag(const pmw_pipeline_t *p);
 
-/** @returns jobs left open (uncommitted) when the last drain ended. */
+/** @returns jobs left open (uncommitted) when the shutdown drain ended
+ *           (those of revoked or lost partitions are logged when it
+ *           happens, not counted here). */
 size_t pmw_pipeline_left_open(const pmw_pipeline_t *p);
 
 #endif /* PMW_WORKER_PIPELINE_H */

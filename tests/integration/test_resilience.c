@@ -214,7 +214,8 @@ static void print_missing(const pmw_ktest_records_t *recs,
  */
 static size_t check_repeats(const pmw_ktest_records_t *recs,
                             const pmw_wenv_sends_t *sends,
-                            const char *since) {
+                            const char *since,
+                            size_t max_records) {
         finish_t *f = calloc(recs->cnt + 1, sizeof(*f));
         assert_non_null(f);
         for (size_t i = 0; i < recs->cnt; i++) {
@@ -280,7 +281,7 @@ static size_t check_repeats(const pmw_ktest_records_t *recs,
             "%zu jobs sent once more than they have status records "
             "(in flight when an assignment was lost)\n",
             inflight_lost);
-        assert_true(most <= 2);
+        assert_true(most <= max_records);
         assert_int_equal(early, 0);
         assert_int_equal(mismatched, 0);
         return repeated;
@@ -386,14 +387,24 @@ static void two_workers(pmw_wenv_t *env, const char *strategy) {
             sends->messages, by[0], by[1]);
         assert_true(by[0] > 0);
         assert_true(by[1] > 0);
-        size_t repeated = check_repeats(recs, sends, since);
+        /* A member that misses the mock's join window (a slow revoke
+         * drain, as under ThreadSanitizer) loses its assignment again:
+         * each such rebalance beyond the expected one may repeat as much
+         * again, and a job once more. */
+        size_t lost = pmw_wenv_log_count(env, 0, ": assignment lost (") +
+                      pmw_wenv_log_count(env, 1, ": assignment lost (");
+        size_t expected_lost = strategy ? 1 : 0;
+        size_t extra         = lost > expected_lost ? lost - expected_lost : 0;
+        size_t allowed       = bound + extra * (2 * in_flight * batch +
+                                          in_flight * batch + rate * 6);
+        size_t repeated      = check_repeats(recs, sends, since, 2 + extra);
         print_message(
             "repeated %zu jobs; allowed on the mock: %zu (%zu "
             "jobs/s for %zu s, plus %zu held and %zu in "
-            "flight)\n",
-            repeated, bound, rate, window_s, 2 * in_flight * batch,
-            in_flight * batch);
-        assert_true(repeated <= bound);
+            "flight; %zu assignments lost, %zu more than expected)\n",
+            repeated, allowed, rate, window_s, 2 * in_flight * batch,
+            in_flight * batch, lost, extra);
+        assert_true(repeated <= allowed);
         pmw_wenv_sends_free(sends);
 
         /* The logs say how the partitions moved. */
