@@ -1177,7 +1177,6 @@ static void on_revoke(pmw_pipeline_t *p,
                         "owner",
                         p->id, open);
 
-
         if (cooperative) {
                 rd_kafka_error_t *error =
                     rd_kafka_incremental_unassign(p->consumer, parts);
