@@ -36,7 +36,7 @@ void pmw_batch_destroy(pmw_batch_t *batch) {
 }
 
 void pmw_batch_push(pmw_batch_t *batch, pmw_job_t *job) {
-        pmw_batch_drop_body(batch, NULL, NULL);
+        pmw_batch_drop_body(batch);
         if (batch->cnt == batch->cap) {
                 batch->cap = batch->cap ? batch->cap * 2 : 16;
                 batch->jobs =
@@ -67,7 +67,7 @@ void pmw_batch_filter(pmw_batch_t *batch,
                       bool (*drop)(void *opaque, pmw_job_t *job),
                       void *opaque) {
         size_t kept = 0;
-        pmw_batch_drop_body(batch, NULL, NULL);
+        pmw_batch_drop_body(batch);
         for (size_t i = 0; i < batch->cnt; i++) {
                 pmw_job_t *job = batch->jobs[i];
                 if (!drop(opaque, job))
@@ -78,7 +78,7 @@ void pmw_batch_filter(pmw_batch_t *batch,
 }
 
 void pmw_batch_build_body(pmw_batch_t *batch) {
-        pmw_batch_drop_body(batch, NULL, NULL);
+        pmw_batch_drop_body(batch);
         pmw_batch_body_t bb;
         /* The limits were applied while the batch filled (and a lone
          * message may exceed max_bytes), so the builder gets room for
@@ -101,27 +101,27 @@ void pmw_batch_build_body(pmw_batch_t *batch) {
         pmw_batch_body_cleanup(&bb);
 }
 
-void pmw_batch_drop_body(pmw_batch_t *batch,
-                         bool (*keep)(void *opaque, size_t i),
-                         void *opaque) {
+void pmw_batch_give_back(pmw_batch_t *batch, size_t i) {
+        pmw_message_t *msg = &batch->jobs[i]->msg;
+        if (!batch->body || msg->body)
+                return;
+        msg->body = pmw_malloc(msg->body_len + 1);
+        memcpy(msg->body, batch->body + batch->body_at[i], msg->body_len);
+        msg->body[msg->body_len] = '\0';
+}
+
+void pmw_batch_drop_body(pmw_batch_t *batch) {
         if (!batch->body)
                 return;
-        for (size_t i = 0; i < batch->cnt; i++) {
-                pmw_message_t *msg = &batch->jobs[i]->msg;
-                if (msg->body || (keep && !keep(opaque, i)))
-                        continue;
-                msg->body = pmw_malloc(msg->body_len + 1);
-                memcpy(msg->body, batch->body + batch->body_at[i],
-                       msg->body_len);
-                msg->body[msg->body_len] = '\0';
-        }
+        for (size_t i = 0; i < batch->cnt; i++)
+                pmw_batch_give_back(batch, i);
         free(batch->body);
         batch->body     = NULL;
         batch->body_len = 0;
 }
 
 pmw_batch_t *pmw_batch_split(pmw_batch_t *batch, int64_t now_us) {
-        pmw_batch_drop_body(batch, NULL, NULL);
+        pmw_batch_drop_body(batch);
         pmw_batch_t *half =
             pmw_batch_new(batch->server_idx, batch->endpoint, now_us);
         size_t keep = batch->cnt - batch->cnt / 2;

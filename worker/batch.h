@@ -15,9 +15,12 @@
  * owns jobs); pmw_batch_destroy() frees only the batch and its body. While
  * a batch has a body, its jobs' normalised messages live in it (their
  * msg.body is NULL, msg.body_len kept): one copy per message while its
- * request is in flight. pmw_batch_drop_body() gives them back; every
- * function that changes the batch's jobs (push, filter, split, build)
- * gives them back first.
+ * request is in flight and until the batch changes. pmw_batch_give_back()
+ * gives one back (a job moving to another batch), pmw_batch_drop_body()
+ * all of them; every function that changes the batch's jobs (push,
+ * filter, split, build) gives them all back first, and
+ * pmw_batch_destroy() frees the body with the messages of the jobs that
+ * did not move (they are finished).
  * Thread safety: batches and batchers belong to one worker thread.
  */
 #ifndef PMW_WORKER_BATCH_H
@@ -81,15 +84,14 @@ void pmw_batch_filter(pmw_batch_t *batch,
 void pmw_batch_build_body(pmw_batch_t *batch);
 
 /**
- * @brief Frees the body (after its request completed), first giving back
- *        the messages of the jobs that may be sent again: those for which
- *        keep(opaque, index) is true, or all when keep is NULL. The others
- *        keep msg.body NULL: the caller finishes them. No-op without a
- *        body.
+ * @brief Gives job i its normalised message back from the body, so that it
+ *        can go into another batch. No-op if the batch has no body.
  */
-void pmw_batch_drop_body(pmw_batch_t *batch,
-                         bool (*keep)(void *opaque, size_t i),
-                         void *opaque);
+void pmw_batch_give_back(pmw_batch_t *batch, size_t i);
+
+/** @brief Gives every job its message back and frees the body. No-op
+ *         without a body. */
+void pmw_batch_drop_body(pmw_batch_t *batch);
 
 /**
  * @brief Moves the second half of the jobs (cnt / 2 of them) into a new

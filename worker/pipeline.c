@@ -68,6 +68,7 @@ typedef struct part_s {
         uint32_t generation;
         int64_t next_offset; /* after the last record taken since the
                               * assignment; -1: none yet */
+        bool store_due;      /* a job finished since the last store */
         pmw_tracker_t tracker;
 } part_t;
 
@@ -98,8 +99,7 @@ struct pmw_pipeline_s {
         size_t in_flight;
         part_t *parts;
         size_t part_cnt;
-        size_t jobs;  /* in memory, wherever they are */
-        size_t bytes; /* their value, key and body bytes */
+        size_t jobs; /* in memory, wherever they are */
         size_t max_jobs;
         size_t max_bytes;
         bool consume_paused;
@@ -120,7 +120,7 @@ struct pmw_pipeline_s {
         pmw_error_t *fatal;
         uint64_t rng;
         size_t left_open;
-        rd_kafka_topic_partition_list_t *to_store; /* offsets this turn */
+        bool store_due; /* some partition's store_due is set */
 
         /* Shared with other threads. */
         pthread_mutex_t lock;
@@ -173,7 +173,6 @@ static size_t job_bytes(const pmw_job_t *job) {
 static void account(pmw_pipeline_t *p, const pmw_job_t *job, long sign) {
         long bytes = (long)job_bytes(job);
         p->jobs += (size_t)sign;
-        p->bytes += (size_t)(sign * bytes);
         atomic_fetch_add(&p->mem->jobs, sign);
         atomic_fetch_add(&p->mem->bytes, sign * bytes);
 }
@@ -261,29 +260,41 @@ static void finish(pmw_pipeline_t *p,
         pmw_publisher_publish(p->pub, job);
 }
 
-/* Collects the partition's new commit point, stored at the end of the
- * turn in one call. */
+/* Marks the job done; the partitions' new commit points are stored once
+ * per turn (store_offsets), not once per job. */
 static void job_done(pmw_pipeline_t *p, pmw_job_t *job) {
         part_t *part = &p->parts[job->partition];
-        int64_t offset;
         pmw_tracker_done(&part->tracker, job->offset);
-        if (pmw_tracker_take_commit(&part->tracker, &offset))
-                rd_kafka_topic_partition_list_add(p->to_store, job->topic,
-                                                  job->partition)
-                    ->offset = offset;
+        part->store_due = true;
+        p->store_due    = true;
 }
 
 static void store_offsets(pmw_pipeline_t *p) {
-        if (p->to_store->cnt > 0) {
-                rd_kafka_resp_err_t err =
-                    rd_kafka_offsets_store(p->consumer, p->to_store);
-                if (err)
-                        pmw_log(PMW_LOG_WARN, "kafka",
-                                "pipeline=%d: storing offsets: %s", p->id,
-                                rd_kafka_err2str(err));
-                rd_kafka_topic_partition_list_destroy(p->to_store);
-                p->to_store   = rd_kafka_topic_partition_list_new(16);
-                p->commit_due = true;
+        if (p->store_due) {
+                rd_kafka_topic_partition_list_t *offsets =
+                    rd_kafka_topic_partition_list_new(16);
+                for (size_t i = 0; i < p->part_cnt; i++) {
+                        part_t *part = &p->parts[i];
+                        int64_t offset;
+                        if (part->store_due &&
+                            pmw_tracker_take_commit(&part->tracker, &offset))
+                                rd_kafka_topic_partition_list_add(
+                                    offsets, p->cfg->kafka.jobs_topic,
+                                    (int32_t)i)
+                                    ->offset = offset;
+                        part->store_due = false;
+                }
+                p->store_due = false;
+                if (offsets->cnt > 0) {
+                        rd_kafka_resp_err_t err =
+                            rd_kafka_offsets_store(p->consumer, offsets);
+                        if (err)
+                                pmw_log(PMW_LOG_WARN, "kafka",
+                                        "pipeline=%d: storing offsets: %s",
+                                        p->id, rd_kafka_err2str(err));
+                        p->commit_due = true;
+                }
+                rd_kafka_topic_partition_list_destroy(offsets);
         }
         int64_t now = pmw_clock_mono_us();
         if (p->commit_due && now - p->last_commit_us >= COMMIT_INTERVAL_US) {
@@ -332,15 +343,25 @@ static void take_acked(pmw_pipeline_t *p) {
  * Intake.
  */
 
+/* The last value of header name, borrowed from hdrs: @returns false when
+ * there is none. */
+static bool header_get(rd_kafka_headers_t *hdrs,
+                       const char *name,
+                       const char **valp,
+                       size_t *lenp) {
+        const void *val;
+        if (!hdrs || rd_kafka_header_get_last(hdrs, name, &val, lenp) || !val)
+                return false;
+        *valp = val;
+        return true;
+}
+
 /* The last value of header name as a NUL-terminated copy, or NULL. */
 static char *header_dup(rd_kafka_headers_t *hdrs, const char *name) {
-        const void *val;
+        const char *val;
         size_t len;
-        if (!hdrs || rd_kafka_header_get_last(hdrs, name, &val, &len))
-                return NULL;
-        if (!val)
-                return NULL;
-        return pmw_strndup(val, len);
+        return header_get(hdrs, name, &val, &len) ? pmw_strndup(val, len)
+                                                  : NULL;
 }
 
 static void intake(pmw_pipeline_t *p, rd_kafka_message_t *rkm) {
@@ -407,16 +428,16 @@ static void intake(pmw_pipeline_t *p, rd_kafka_message_t *rkm) {
                          "server: \"%.64s\"",
                          job->server);
 
-        char *expires = header_dup(job->headers, "expires-at");
-        if (expires) {
-                pmw_error_t *err = pmw_time_parse_rfc3339(
-                    expires, strlen(expires), &job->expires_ms);
+        const char *expires;
+        size_t expires_len;
+        if (header_get(job->headers, "expires-at", &expires, &expires_len)) {
+                pmw_error_t *err = pmw_time_parse_rfc3339(expires, expires_len,
+                                                          &job->expires_ms);
                 if (err && !*reason)
                         snprintf(reason, sizeof(reason),
                                  "header expires-at: %s",
                                  pmw_error_string(err));
                 pmw_error_destroy(err);
-                free(expires);
         }
 
         pmw_message_parse(&job->msg, job->value, job->value_len, job->job_id);
@@ -542,15 +563,6 @@ static void handle_result(pmw_pipeline_t *p,
                           pmw_response_t *resp,
                           const pmw_verdict_t *verdict);
 
-/* pmw_batch_drop_body() callback for per-message answers: the messages
- * Postmark did not accept may go out again and need their bodies back. */
-static bool not_accepted(void *opaque, size_t i) {
-        const pmw_response_t *resp  = opaque;
-        const pmw_msg_result_t *res = &resp->results[i];
-        return pmw_classify_message(res->error_code, res->message).outcome !=
-               PMW_OUTCOME_SENT;
-}
-
 static void on_done(void *opaque,
                     pmw_response_t *resp,
                     const pmw_verdict_t *verdict,
@@ -569,10 +581,8 @@ static void on_done(void *opaque,
                 pmw_endpoint_path(batch->endpoint), batch->cnt,
                 resp->http_status, pmw_outcome_name(verdict->outcome),
                 attempt_us / 1000, batch->probe ? "yes" : "no");
-        if (verdict->outcome == PMW_OUTCOME_PER_MESSAGE && resp->results)
-                pmw_batch_drop_body(batch, not_accepted, resp);
-        else
-                pmw_batch_drop_body(batch, NULL, NULL);
+        /* The body stays until the batch changes: the messages a retry,
+         * split or per-message answer moves get them back then. */
         handle_result(p, batch, resp, verdict);
         pmw_response_cleanup(resp);
 }
@@ -715,8 +725,9 @@ static void result_retry(pmw_pipeline_t *p,
 /* Moves job into *bucket (created on first use), or drops it if stale. */
 static void bucket_push(pmw_pipeline_t *p,
                         pmw_batch_t **bucket,
-                        const pmw_batch_t *from,
-                        pmw_job_t *job) {
+                        pmw_batch_t *from,
+                        size_t i) {
+        pmw_job_t *job = from->jobs[i];
         if (is_stale(p, job)) {
                 forget_job(p, job);
                 return;
@@ -726,6 +737,7 @@ static void bucket_push(pmw_pipeline_t *p,
                                         pmw_clock_mono_us());
                 (*bucket)->owner = p;
         }
+        pmw_batch_give_back(from, i);
         pmw_batch_push(*bucket, job);
 }
 
@@ -755,12 +767,12 @@ static void result_per_message(pmw_pipeline_t *p,
                                 pmw_servers_rate_throttled(p->servers, srv,
                                                            pmw_clock_mono_us());
                         }
-                        bucket_push(p, &again, batch, job);
+                        bucket_push(p, &again, batch, i);
                         break;
                 case PMW_OUTCOME_HOLD:
                         pmw_servers_hold(p->servers, srv, v.hold_reason,
                                          res->message, pmw_clock_mono_us());
-                        bucket_push(p, &held, batch, job);
+                        bucket_push(p, &held, batch, i);
                         break;
                 default:
                         finish(p, job, PMW_STATUS_FAILED, res->error_code,
@@ -1058,11 +1070,11 @@ static void purge_stale(pmw_pipeline_t *p) {
 static void commit_sync(pmw_pipeline_t *p,
                         rd_kafka_topic_partition_list_t *offsets) {
         rd_kafka_resp_err_t err = rd_kafka_commit(p->consumer, offsets, 0);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
                 pmw_metrics_add(&p->metrics->commit_failures, 1);
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 pmw_log(PMW_LOG_WARN, "kafka", "pipeline=%d: commit: %s", p->id,
                         rd_kafka_err2str(err));
+        }
 }
 
 static void log_partitions(pmw_pipeline_t *p,
@@ -1230,7 +1242,7 @@ static void commit_cb(rd_kafka_t *rk,
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
                 pmw_log(PMW_LOG_NOTICE, "kafka",
                         "pipeline=%d: offset commits succeed again", p->id);
-        else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        else
                 pmw_log(PMW_LOG_WARN, "kafka", "pipeline=%d: offset commit: %s",
                         p->id, rd_kafka_err2str(err));
 }
@@ -1309,31 +1321,27 @@ static void wake_fetcher(pmw_pipeline_t *p, bool queue_empty) {
         }
         if (now - p->last_behind_check_us < FETCH_STALL_MIN_US)
                 return;
-        p->last_behind_check_us                = now;
-        p->behind                              = false;
-        rd_kafka_topic_partition_list_t *parts = NULL;
-        if (rd_kafka_assignment(p->consumer, &parts))
-                return;
+        p->last_behind_check_us = now;
         rd_kafka_topic_partition_list_t *stalled =
-            rd_kafka_topic_partition_list_new(PMW_MAX(parts->cnt, 1));
-        for (int i = 0; i < parts->cnt; i++) {
-                const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            rd_kafka_topic_partition_list_new(8);
+        for (size_t i = 0; i < p->part_cnt; i++) {
                 /* The position is the loop's own: after the last record it
                  * took in this assignment. librdkafka's (rd_kafka_position)
                  * can still be the previous assignment's right after a
                  * rebalance; seeking there would skip the records between
                  * the committed offset and it. A partition that gave no
                  * record yet is left to its fetch start. */
-                const part_t *part = part_get(p, tp->partition);
+                const part_t *part = &p->parts[i];
                 int64_t low, high;
                 if (!part->assigned || part->revoking ||
                     part->next_offset < 0 ||
-                    rd_kafka_get_watermark_offsets(
-                        p->consumer, tp->topic, tp->partition, &low, &high) ||
+                    rd_kafka_get_watermark_offsets(p->consumer,
+                                                   p->cfg->kafka.jobs_topic,
+                                                   (int32_t)i, &low, &high) ||
                     high <= part->next_offset)
                         continue;
-                rd_kafka_topic_partition_list_add(stalled, tp->topic,
-                                                  tp->partition)
+                rd_kafka_topic_partition_list_add(
+                    stalled, p->cfg->kafka.jobs_topic, (int32_t)i)
                     ->offset = part->next_offset;
         }
         p->behind = stalled->cnt > 0;
@@ -1353,7 +1361,6 @@ static void wake_fetcher(pmw_pipeline_t *p, bool queue_empty) {
                 p->last_record_us = now;
         }
         rd_kafka_topic_partition_list_destroy(stalled);
-        rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /* While Kafka is unreachable, ask for metadata now and then, so readiness
@@ -1445,7 +1452,6 @@ pmw_error_t *pmw_pipeline_new(const pmw_pipeline_opts_t *opts,
         p->rng      = opts->seed;
         p->evfd[0] = p->evfd[1] = -1;
         p->acked_tail           = &p->acked_head;
-        p->to_store             = rd_kafka_topic_partition_list_new(16);
         pthread_mutex_init(&p->lock, NULL);
         p->held =
             pmw_calloc(pmw_servers_count(p->servers) + 1, sizeof(*p->held));
@@ -1608,7 +1614,6 @@ void pmw_pipeline_destroy(pmw_pipeline_t *p) {
         for (size_t i = 0; i < p->part_cnt; i++)
                 pmw_tracker_cleanup(&p->parts[i].tracker);
         free(p->parts);
-        rd_kafka_topic_partition_list_destroy(p->to_store);
         pthread_mutex_destroy(&p->lock);
         free(p->bootstrap);
         free(p);

@@ -276,9 +276,7 @@ int pmw_publisher_outstanding(pmw_publisher_t *pub) {
         return atomic_load(&pub->outstanding);
 }
 
-rd_kafka_t *pmw_publisher_handle(pmw_publisher_t *pub) {
-        return pub->rk;
-}
+
 
 bool pmw_publisher_failed(pmw_publisher_t *pub) {
         return atomic_load(&pub->fatal);

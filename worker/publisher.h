@@ -87,7 +87,6 @@ int pmw_publisher_outstanding(pmw_publisher_t *pub);
  */
 bool pmw_publisher_failed(pmw_publisher_t *pub);
 
-/** @returns the producer handle (for its queue's event fd). */
-rd_kafka_t *pmw_publisher_handle(pmw_publisher_t *pub);
+
 
 #endif /* PMW_WORKER_PUBLISHER_H */

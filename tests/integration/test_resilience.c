@@ -583,6 +583,43 @@ static void test_outage_then_recovery(void **state) {
  * ErrorCode 403): the worker splits until it is alone.
  */
 
+/* Per-message answers that ask for a retry (ErrorCode 429 inside an HTTP
+ * 200 array) for the jobs to *7@example.org, in the first three requests
+ * carrying one: those jobs go out again on their own, the others are not
+ * repeated, nothing fails. */
+static void test_per_message_retry(void **state) {
+        pmw_wenv_t *env    = *state;
+        const size_t count = 300;
+        start_broker(env, 4, 4);
+        pmw_wenv_start_sim(env, NULL);
+        pmw_wenv_start_worker(env, 0, NULL);
+        pmw_wenv_sim_faults(env,
+                            "message-error=429,rcpt=*7@example.org,next=3");
+        pmw_wenv_produce_plain(env, "pm", count, 4);
+        pmw_ktest_records_t *recs =
+            pmw_wenv_read_topic(env, STATUS, count, 2000, 60000);
+        assert_int_equal(pmw_wenv_stop_worker(env, 0), 0);
+        check_all_sent(recs, count);
+        pmw_wenv_sends_free(check_sent_once(env, "pm", count, -1));
+        size_t again = 0, wrong = 0;
+        for (size_t i = 0; i < recs->cnt; i++) {
+                json_t *s      = pmw_wenv_parse(&recs->v[i]);
+                const char *id = pmw_wenv_jstr(s, "job_id");
+                bool seven     = id[strlen(id) - 1] == '7';
+                json_int_t n   = pmw_wenv_jint(s, "attempts");
+                again += n > 1;
+                wrong += !seven && n != 1;
+                json_decref(s);
+        }
+        print_message(
+            "%zu jobs needed more than one request, %zu of them "
+            "not addressed to *7@example.org\n",
+            again, wrong);
+        assert_true(again >= 1);
+        assert_int_equal(wrong, 0);
+        pmw_ktest_records_free(recs);
+}
+
 static void test_bad_message_split_out(void **state) {
         pmw_wenv_t *env    = *state;
         const size_t count = 200;
@@ -1125,6 +1162,7 @@ int main(int argc, char **argv) {
             T(test_standby_replica),
             T(test_token_refused_then_accepted),
             T(test_outage_then_recovery),
+            T(test_per_message_retry),
             T(test_bad_message_split_out),
             T(test_rate_limited_settles),
             T(test_broker_down),
