@@ -449,6 +449,11 @@ static const char *env_get(char *const *env, const char *name) {
         return NULL;
 }
 
+bool pmw_config_brokers_embedded(const char *brokers) {
+        return !strncmp(brokers, "embedded", 8) &&
+               (!brokers[8] || brokers[8] == ':');
+}
+
 bool pmw_config_is_secret_property(const char *name) {
         static const char *const words[] = {"password", "secret", "key"};
         for (size_t i = 0; i < PMW_ARRAY_LEN(words); i++) {
@@ -1582,7 +1587,7 @@ check_brokers(const char *key, char **valp, const char *origin) {
         if (!*v)
                 return key_error(key, shown, origin, "must not be empty; %s",
                                  allowed);
-        if (!strncmp(v, "embedded", 8) && (!v[8] || v[8] == ':')) {
+        if (pmw_config_brokers_embedded(v)) {
                 int64_t n;
                 bool overflow;
                 if (!v[8])

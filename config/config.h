@@ -186,6 +186,13 @@ pmw_error_t *pmw_config_read_token_file(const char *path,
  */
 bool pmw_config_is_secret_property(const char *name);
 
+/**
+ * @returns true if kafka.brokers names the in-process mock cluster:
+ *          exactly "embedded", or "embedded:" followed by the broker count
+ *          (a broker list such as "embedded-kafka:9092" is a real one).
+ */
+bool pmw_config_brokers_embedded(const char *brokers);
+
 /** @returns libconfig's compile-time version, "1.5.0" (for --version). */
 const char *pmw_config_libconfig_version(void);
 

@@ -6,18 +6,23 @@
 #include <string.h>
 
 /* Sets one property, turning librdkafka's errstr into our error. where is
- * the config key the property came from, for the message. */
+ * the config key the property came from, for the message. The value is
+ * quoted only for a property librdkafka knows and that is not secret: a
+ * misspelt secret property (sasl.pasword=...) is not known to be one. */
 static pmw_error_t *conf_set(rd_kafka_conf_t *conf,
                              const char *where,
                              const char *name,
                              const char *value) {
         char errstr[512];
-        if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) ==
-            RD_KAFKA_CONF_OK)
+        rd_kafka_conf_res_t res =
+            rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr));
+        if (res == RD_KAFKA_CONF_OK)
                 return NULL;
-        return pmw_error_new(
-            PMW_ERR_INVALID, "%s: %s=%s: %s", where, name,
-            pmw_config_is_secret_property(name) ? "****" : value, errstr);
+        if (res == RD_KAFKA_CONF_UNKNOWN || pmw_config_is_secret_property(name))
+                return pmw_error_new(PMW_ERR_INVALID, "%s: %s: %s", where, name,
+                                     errstr);
+        return pmw_error_new(PMW_ERR_INVALID, "%s: %s=%s: %s", where, name,
+                             value, errstr);
 }
 
 pmw_error_t *pmw_kafka_conf_new(const pmw_config_t *cfg,
@@ -31,7 +36,7 @@ pmw_error_t *pmw_kafka_conf_new(const pmw_config_t *cfg,
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         pmw_error_t *err      = NULL;
 
-        if (strncmp(cfg->kafka.brokers, "embedded", 8) != 0)
+        if (!pmw_config_brokers_embedded(cfg->kafka.brokers))
                 err = conf_set(conf, "kafka.brokers", "bootstrap.servers",
                                cfg->kafka.brokers);
 

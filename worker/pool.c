@@ -132,7 +132,7 @@ static void metrics_cb(void *opaque, pmw_buf_t *out) {
 static pmw_error_t *start(pool_t *pool, const char **bootstrapp) {
         const pmw_config_t *cfg = pool->cfg;
         const char *brokers     = cfg->kafka.brokers;
-        bool embedded           = !strncmp(brokers, "embedded", 8);
+        bool embedded           = pmw_config_brokers_embedded(brokers);
         pmw_error_t *err        = NULL;
 
         *bootstrapp = brokers;

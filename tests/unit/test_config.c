@@ -611,6 +611,7 @@ static void test_string_checks(void **state) {
             "kafka.brokers=embedded",
             "kafka.brokers=embedded:16",
             "kafka.brokers=b1:9092,[::1]:9093",
+            "kafka.brokers=embedded-kafka:9092",
             "http.listen=[::1]:0",
             "http.listen=localhost:65535",
             "http.listen=",
@@ -620,6 +621,11 @@ static void test_string_checks(void **state) {
                     NULL, env_token, (const char *const[]) {good[i], NULL});
                 pmw_config_destroy(cfg);
         }
+        /* A host whose name starts with "embedded" is a real broker. */
+        assert_true(pmw_config_brokers_embedded("embedded"));
+        assert_true(pmw_config_brokers_embedded("embedded:3"));
+        assert_false(pmw_config_brokers_embedded("embedded-kafka:9092"));
+        assert_false(pmw_config_brokers_embedded("embeddedkafka:9092"));
         static const char brokers_allowed[] =
             "allowed \"embedded\", \"embedded:N\" (N 1..16) or a broker "
             "list such as \"host1:9092,host2:9092\"";
