@@ -124,6 +124,12 @@ static void mask_secrets(pmw_buf_t *text) {
         }
 }
 
+void pmw_log_mask(pmw_buf_t *text) {
+        pthread_mutex_lock(&log_lock);
+        mask_secrets(text);
+        pthread_mutex_unlock(&log_lock);
+}
+
 static bool is_key_char(char c, bool first) {
         return (c >= 'a' && c <= 'z') || c == '_' ||
                (!first && c >= '0' && c <= '9');

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/buf.h"
 #include "common/defs.h"
 
 typedef enum pmw_log_level_e {
@@ -70,6 +71,13 @@ void pmw_log_add_secret(const char *secret);
 
 /** @brief Forgets every registered secret (tests). */
 void pmw_log_clear_secrets(void);
+
+/**
+ * @brief Replaces every registered secret in text by "****", for text that
+ *        leaves the process another way than a log line (/ready's reason,
+ *        which may quote Postmark's answer or a proxy's page).
+ */
+void pmw_log_mask(pmw_buf_t *text);
 
 /**
  * @brief Sends lines to sink instead of stderr; NULL restores stderr.

@@ -97,6 +97,7 @@ static enum MHD_Result serve_ready(pmw_http_t *http,
         pmw_buf_t reason;
         pmw_buf_init(&reason, HTTP_READY_REASON_LIMIT);
         bool ready = http->ready(http->opaque, &reason);
+        pmw_log_mask(&reason);
         pmw_buf_t body;
         pmw_buf_init(&body, 64 + 6 * HTTP_READY_REASON_MAX);
         if (ready) {

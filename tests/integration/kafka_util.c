@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
+#include "config/config.h"
 
 struct pmw_ktest_producer_s {
         rd_kafka_t *rk;
@@ -24,13 +25,17 @@ struct pmw_ktest_producer_s {
         char first_error[256];  /* since the last flush */
 };
 
-/* Sets name=value, or returns librdkafka's reason. */
+/* Sets name=value, or returns librdkafka's reason; the value only for a
+ * property librdkafka knows whose name does not look secret. */
 static pmw_error_t *
 set_prop(rd_kafka_conf_t *conf, const char *name, const char *value) {
         char errstr[256];
-        if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) ==
-            RD_KAFKA_CONF_OK)
+        rd_kafka_conf_res_t res =
+            rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr));
+        if (res == RD_KAFKA_CONF_OK)
                 return NULL;
+        if (res == RD_KAFKA_CONF_UNKNOWN || pmw_config_is_secret_property(name))
+                return pmw_error_new(PMW_ERR_INVALID, "%s: %s", name, errstr);
         return pmw_error_new(PMW_ERR_INVALID, "%s=%s: %s", name, value, errstr);
 }
 

@@ -553,10 +553,10 @@ static void test_errors_and_help(void **state) {
             {"\"$1\" produce -b x -t t -X acks 2>&1", 2,
              "pmw-kafka: -X acks: expected PROPERTY=VALUE"},
             {"\"$1\" produce -b x -t t -X no.such=1 2>&1", 2,
-             "pmw-kafka: producer: no.such=1: No such configuration "
+             "pmw-kafka: producer: no.such: No such configuration "
              "property: \"no.such\""},
             {"\"$1\" consume -b x -t t --property=no.such=1 2>&1", 2,
-             "pmw-kafka: consumer: no.such=1: No such configuration "
+             "pmw-kafka: consumer: no.such: No such configuration "
              "property: \"no.such\""},
         };
         run_t r;

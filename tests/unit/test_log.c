@@ -67,6 +67,14 @@ static void test_secrets_masked(void **state) {
         const char *out = pmw_buf_ptr(&captured);
         assert_null(strstr(out, "tok-1234-secret"));
         assert_non_null(strstr(out, "token=**** again **** abc"));
+
+        /* The same for text that leaves another way (/ready). */
+        pmw_buf_t text;
+        pmw_buf_init(&text, 256);
+        pmw_buf_append_str(&text, "proxy said: tok-1234-secret refused");
+        pmw_log_mask(&text);
+        assert_string_equal(pmw_buf_ptr(&text), "proxy said: **** refused");
+        pmw_buf_cleanup(&text);
 }
 
 static void test_json_format(void **state) {
