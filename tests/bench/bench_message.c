@@ -140,7 +140,8 @@ int main(int argc, char **argv) {
         while (pmw_buf_len(&big) < 10 * 1024)
                 pmw_buf_append_str(&big, para);
         pmw_buf_append_str(&big, "\", \"Metadata\": {\"invoice\": \"1\"}}");
-        rc |= bench("10 KB job", pmw_buf_ptr(&big), pmw_buf_len(&big), n / 5);
+        rc |= bench("10 KB job", pmw_buf_ptr(&big), pmw_buf_len(&big),
+                    n / 5 ? n / 5 : 1);
         pmw_buf_cleanup(&big);
         return rc;
 }

@@ -29,10 +29,7 @@
 static const char *tool_path;
 static const char *broker_path;
 
-typedef struct broker_s {
-        pmw_proc_t *proc;
-        char bootstrap[512];
-} broker_t;
+typedef pmw_test_broker_t broker_t;
 
 /* One run of a shell script: its exit status and its stdout lines. */
 typedef struct run_s {
@@ -46,26 +43,6 @@ typedef struct run_s {
 static void start_broker(broker_t *b, const char *const *topics) {
         pmw_test_start_broker(broker_path, topics, &b->proc, b->bootstrap,
                               sizeof(b->bootstrap));
-}
-
-static void stop_broker(broker_t *b) {
-        pmw_proc_t *proc = b->proc;
-        b->proc          = NULL;
-        assert_int_equal(pmw_proc_stop(proc, 10000), 0);
-}
-
-static int setup(void **state) {
-        *state = pmw_calloc(1, sizeof(broker_t));
-        return 0;
-}
-
-/* A failed test's broker is stopped here. */
-static int teardown(void **state) {
-        broker_t *b = *state;
-        if (b->proc)
-                pmw_proc_stop(b->proc, 10000);
-        free(b);
-        return 0;
 }
 
 static void run_free(run_t *r) {
@@ -241,7 +218,7 @@ static void test_produce_consume(void **state) {
         expect_lines(&r, (const char *const[]) {expect[0], expect[1], expect[2],
                                                 expect[3], expect[4], NULL});
         run_free(&r);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /* Keys, values and header values that are not UTF-8: each invalid byte is
@@ -269,7 +246,7 @@ static void test_binary(void **state) {
                                "\"headers\":[[\"h\\u0001\","
                                "\"\xef\xbf\xbd(\"]]}"));
         run_free(&r);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /* A record of the dead-letter topic as the worker writes it. */
@@ -403,7 +380,7 @@ static void test_dlq_replay(void **state) {
                 assert_int_equal(same, 2);
         }
         pmw_ktest_records_free(rec);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /* A bad line: exit 2 naming the line; the lines before it are delivered,
@@ -450,7 +427,7 @@ static void test_bad_line(void **state) {
         assert_int_equal(rec->cnt, 1);
         assert_string_equal(rec->v[0].value, "g1");
         pmw_ktest_records_free(rec);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /* -n, -q and -w stop as documented. */
@@ -518,7 +495,7 @@ static void test_count_quiet(void **state) {
                             "with 5 of 10 records from q");
         assert_string_equal(r.lines[6], "consumed 5 records from q");
         run_free(&r);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /* Usage errors exit 2 with a message; Kafka errors exit 1; --help. */
@@ -621,14 +598,22 @@ int main(int argc, char **argv) {
         tool_path                       = argv[1];
         broker_path                     = argv[2];
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(test_produce_consume, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_binary, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_dlq_replay, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_bad_line, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_count_quiet, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_errors_and_help, setup,
-                                            teardown),
+            cmocka_unit_test_setup_teardown(test_produce_consume,
+                                            pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
+            cmocka_unit_test_setup_teardown(test_binary, pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
+            cmocka_unit_test_setup_teardown(test_dlq_replay,
+                                            pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
+            cmocka_unit_test_setup_teardown(
+                test_bad_line, pmw_test_broker_setup, pmw_test_broker_teardown),
+            cmocka_unit_test_setup_teardown(test_count_quiet,
+                                            pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
+            cmocka_unit_test_setup_teardown(test_errors_and_help,
+                                            pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

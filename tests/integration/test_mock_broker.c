@@ -28,10 +28,7 @@
 
 static const char *broker_path;
 
-typedef struct broker_s {
-        pmw_proc_t *proc;
-        char bootstrap[512];
-} broker_t;
+typedef pmw_test_broker_t broker_t;
 
 
 /* Starts mock-broker with extra arguments; reads its bootstrap line. */
@@ -46,26 +43,6 @@ static void command(broker_t *b, const char *cmd, const char *expect) {
         pmw_test_check(
             pmw_proc_command(b->proc, cmd, 10000, answer, sizeof(answer)));
         assert_string_equal(answer, expect);
-}
-
-static int setup(void **state) {
-        *state = pmw_calloc(1, sizeof(broker_t));
-        return 0;
-}
-
-/* A failed test's broker is stopped here. */
-static int teardown(void **state) {
-        broker_t *b = *state;
-        if (b->proc)
-                pmw_proc_stop(b->proc, 10000);
-        free(b);
-        return 0;
-}
-
-static void stop_broker(broker_t *b) {
-        pmw_proc_t *proc = b->proc;
-        b->proc          = NULL;
-        assert_int_equal(pmw_proc_stop(proc, 10000), 0);
 }
 
 /* Produces n records "<tag>-<i>" with a job-id header to topic "jobs",
@@ -126,7 +103,7 @@ static void test_roundtrip(void **state) {
         assert_int_equal(commas, 2);
         produce_tagged(b->bootstrap, "r", 200, NULL);
         check_tagged(b->bootstrap, "r", 200);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /* Broker down: records wait (or time out); up: they are delivered. */
@@ -184,7 +161,7 @@ static void test_down_up(void **state) {
         for (size_t k = 0; k < rec->cnt; k++)
                 assert_int_equal(strncmp(rec->v[k].value, "u-", 2), 0);
         pmw_ktest_records_free(rec);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /* Injected Produce errors are retried: each record exactly once. */
@@ -226,7 +203,7 @@ static void test_produce_errors(void **state) {
             pmw_ktest_produce(p, "jobs", 0, NULL, 0, "allowed", 7, NULL));
         pmw_test_check(pmw_ktest_flush(p, 10000));
         pmw_ktest_producer_destroy(p);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /*
@@ -264,7 +241,7 @@ static void test_lost_response_duplicates(void **state) {
         assert_string_equal(rec->v[1].value, "once");
         assert_string_equal(rec->v[2].value, "once");
         pmw_ktest_records_free(rec);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /* Every command's errors: one "error: ..." line each, the broker goes on. */
@@ -324,7 +301,7 @@ static void test_command_errors(void **state) {
         assert_int_equal(rec->cnt, 1);
         assert_int_equal(rec->v[0].partition, 2);
         pmw_ktest_records_free(rec);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /* quit, stdin EOF and SIGTERM/SIGINT all end it with status 0. */
@@ -343,7 +320,7 @@ static void test_exits(void **state) {
         assert_int_equal(pmw_proc_wait(proc, 10000), 0);
 
         start_broker(b, (const char *const[]) {"jobs", NULL});
-        stop_broker(b); /* SIGTERM */
+        pmw_test_broker_stop(b); /* SIGTERM */
 
         start_broker(b, (const char *const[]) {"jobs", NULL});
         kill(pmw_proc_pid(b->proc), SIGINT);
@@ -372,7 +349,7 @@ static void test_exits(void **state) {
         assert_non_null(err);
         assert_non_null(strstr(pmw_error_string(err), "Broken pipe"));
         pmw_error_destroy(err);
-        stop_broker(b);
+        pmw_test_broker_stop(b);
 }
 
 /* --help exits 0 with the usage; bad arguments exit 2. */
@@ -416,15 +393,22 @@ int main(int argc, char **argv) {
         }
         broker_path                     = argv[1];
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_down_up, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_produce_errors, setup,
-                                            teardown),
+            cmocka_unit_test_setup_teardown(test_roundtrip,
+                                            pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
+            cmocka_unit_test_setup_teardown(test_down_up, pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
+            cmocka_unit_test_setup_teardown(test_produce_errors,
+                                            pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
             cmocka_unit_test_setup_teardown(test_lost_response_duplicates,
-                                            setup, teardown),
-            cmocka_unit_test_setup_teardown(test_command_errors, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(test_exits, setup, teardown),
+                                            pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
+            cmocka_unit_test_setup_teardown(test_command_errors,
+                                            pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
+            cmocka_unit_test_setup_teardown(test_exits, pmw_test_broker_setup,
+                                            pmw_test_broker_teardown),
             cmocka_unit_test(test_usage),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

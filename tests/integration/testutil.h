@@ -7,9 +7,11 @@
 #define PMW_TESTS_TESTUTIL_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/mem.h"
 #include "tests/integration/proc.h"
 
 /* Fails the test with the error's message (and frees it). */
@@ -37,6 +39,33 @@ static inline void pmw_test_start_broker(const char *broker_bin,
         pmw_test_check(
             pmw_proc_start_first_line(argv, 20000, procp, bootstrap, size));
         assert_int_equal(strncmp(bootstrap, "127.0.0.1:", 10), 0);
+}
+
+/* A mock-broker process as a test's cmocka state: setup allocates it,
+ * pmw_test_start_broker() fills it, stop checks its exit, teardown stops
+ * what a failed test left running. */
+typedef struct pmw_test_broker_s {
+        pmw_proc_t *proc;
+        char bootstrap[512];
+} pmw_test_broker_t;
+
+static inline int pmw_test_broker_setup(void **state) {
+        *state = pmw_calloc(1, sizeof(pmw_test_broker_t));
+        return 0;
+}
+
+static inline int pmw_test_broker_teardown(void **state) {
+        pmw_test_broker_t *b = *state;
+        if (b->proc)
+                pmw_proc_stop(b->proc, 10000);
+        free(b);
+        return 0;
+}
+
+static inline void pmw_test_broker_stop(pmw_test_broker_t *b) {
+        pmw_proc_t *proc = b->proc;
+        b->proc          = NULL;
+        assert_int_equal(pmw_proc_stop(proc, 10000), 0);
 }
 
 #endif /* PMW_TESTS_TESTUTIL_H */
