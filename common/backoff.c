@@ -136,13 +136,6 @@ static bool scan_gmt(scan_t *sc) {
         return true;
 }
 
-static unsigned days_in_month(unsigned year, unsigned month) {
-        static const unsigned char days[] = {31, 28, 31, 30, 31, 30,
-                                             31, 31, 30, 31, 30, 31};
-        bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        return days[month - 1] + (month == 2 && leap);
-}
-
 /* The year of a wall-clock time. */
 static int64_t year_of(int64_t now_ms) {
         int64_t days = now_ms / 86400000 - (now_ms % 86400000 < 0);
@@ -219,7 +212,7 @@ static bool parse_http_date(scan_t *sc, int64_t now_ms, int64_t *date_ms) {
         if (sc->p != sc->end)
                 return false;
         month++; /* index to 1..12 */
-        if (day < 1 || day > days_in_month(year, month))
+        if (day < 1 || day > pmw_days_in_month(year, month))
                 return false;
         *date_ms =
             (pmw_days_from_civil(year, month, day) * 86400 + secs) * 1000;

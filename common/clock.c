@@ -47,7 +47,7 @@ static bool is_leap(int64_t y) {
         return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static unsigned days_in_month(int64_t y, unsigned m) {
+unsigned pmw_days_in_month(int64_t y, unsigned m) {
         static const unsigned dim[] = {31, 28, 31, 30, 31, 30,
                                        31, 31, 30, 31, 30, 31};
         return m == 2 && is_leap(y) ? 29 : dim[m - 1];
@@ -126,8 +126,8 @@ pmw_error_t *pmw_time_parse_rfc3339(const char *s, size_t len, int64_t *msp) {
                 goto bad_form;
 
         if (mon < 1 || mon > 12 || day < 1 ||
-            day > days_in_month((int64_t)year, mon) || hour > 23 || min > 59 ||
-            sec > 60)
+            day > pmw_days_in_month((int64_t)year, mon) || hour > 23 ||
+            min > 59 || sec > 60)
                 return pmw_error_new(PMW_ERR_PARSE,
                                      "\"%.*s\": date or time out of range",
                                      (int)PMW_MIN(len, 64), s);

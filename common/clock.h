@@ -54,4 +54,7 @@ size_t pmw_time_format_rfc3339_ms(int64_t ms, char *out);
 /** @brief Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t pmw_days_from_civil(int64_t y, unsigned m, unsigned d);
 
+/** @returns the days of month m (1..12) of year y (Gregorian leap years). */
+unsigned pmw_days_in_month(int64_t y, unsigned m);
+
 #endif /* PMW_COMMON_CLOCK_H */

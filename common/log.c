@@ -54,16 +54,6 @@ bool pmw_log_enabled(pmw_log_level_t level) {
                atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
-bool pmw_log_level_parse(const char *name, pmw_log_level_t *levelp) {
-        for (int l = PMW_LOG_ERROR; l <= PMW_LOG_DEBUG; l++) {
-                if (!strcmp(name, level_names[l])) {
-                        *levelp = (pmw_log_level_t)l;
-                        return true;
-                }
-        }
-        return false;
-}
-
 const char *pmw_log_level_name(pmw_log_level_t level) {
         if (level < PMW_LOG_ERROR || level > PMW_LOG_DEBUG)
                 return "unknown";

@@ -85,8 +85,9 @@ void pmw_log_mask(pmw_buf_t *text);
  */
 void pmw_log_set_sink(pmw_log_sink_t *sink, void *opaque);
 
-/** @brief "error", "warn", "notice", "info", "debug" to a level. */
-bool pmw_log_level_parse(const char *name, pmw_log_level_t *levelp);
+/** @returns "error", "warn", "notice", "info" or "debug" ("unknown" for
+ *           anything else). config/ keeps the names it accepts in its own
+ *           key table. */
 const char *pmw_log_level_name(pmw_log_level_t level);
 
 #endif /* PMW_COMMON_LOG_H */

@@ -29,6 +29,14 @@ static const char *suffix(const pmw_batch_body_t *bb, size_t *lenp) {
         return SUFFIX_BATCH;
 }
 
+size_t pmw_batch_frame_len(pmw_endpoint_t endpoint) {
+        pmw_batch_body_t bb = {.endpoint = endpoint};
+        size_t plen, slen;
+        (void)prefix(&bb, &plen);
+        (void)suffix(&bb, &slen);
+        return plen + slen;
+}
+
 void pmw_batch_body_init(pmw_batch_body_t *bb,
                          pmw_endpoint_t endpoint,
                          size_t max_messages,

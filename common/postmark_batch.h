@@ -60,6 +60,10 @@ void pmw_batch_body_cleanup(pmw_batch_body_t *bb);
  */
 void pmw_batch_body_reset(pmw_batch_body_t *bb, pmw_endpoint_t endpoint);
 
+/** @returns the bytes of an endpoint's body around its messages: "[]" or
+ *          {"Messages":[]}; n messages add their lengths and n - 1 commas. */
+size_t pmw_batch_frame_len(pmw_endpoint_t endpoint);
+
 /** @returns true if a message of len bytes would be accepted by add. */
 bool pmw_batch_body_fits(const pmw_batch_body_t *bb, size_t len);
 

@@ -9,20 +9,13 @@
 #include "common/mem.h"
 #include "common/postmark_batch.h"
 
-/* Bytes of the body around the messages: "[...]" or {"Messages":[...]}. */
-static size_t frame_bytes(pmw_endpoint_t endpoint) {
-        return endpoint == PMW_ENDPOINT_BATCH_TEMPLATES
-                   ? sizeof("{\"Messages\":[]}") - 1
-                   : sizeof("[]") - 1;
-}
-
 pmw_batch_t *
 pmw_batch_new(int server_idx, pmw_endpoint_t endpoint, int64_t now_us) {
         pmw_batch_t *batch = pmw_calloc(1, sizeof(*batch));
         batch->server_idx  = server_idx;
         batch->endpoint    = endpoint;
         batch->opened_us   = now_us;
-        batch->body_bytes  = frame_bytes(endpoint);
+        batch->body_bytes  = pmw_batch_frame_len(endpoint);
         return batch;
 }
 
@@ -58,7 +51,7 @@ bool pmw_batch_fits(const pmw_batch_t *batch,
 
 /* Recomputes body_bytes after jobs moved. */
 static void recount(pmw_batch_t *batch) {
-        batch->body_bytes = frame_bytes(batch->endpoint);
+        batch->body_bytes = pmw_batch_frame_len(batch->endpoint);
         for (size_t i = 0; i < batch->cnt; i++)
                 batch->body_bytes += batch->jobs[i]->msg.body_len + (i > 0);
 }
