@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "worker/embedded.h"
+
 /* Sets one property, turning librdkafka's errstr into our error. where is
  * the config key the property came from, for the message. The value is
  * quoted only for a property librdkafka knows and that is not secret: a
@@ -75,6 +77,11 @@ pmw_error_t *pmw_kafka_conf_new(const pmw_config_t *cfg,
                 rd_kafka_conf_destroy(conf);
                 return err;
         }
+        /* The mock cluster's client settings, for both roles, where the
+         * user left librdkafka's defaults (DESIGN.md, Kafka on one
+         * machine). */
+        if (pmw_config_brokers_embedded(cfg->kafka.brokers))
+                pmw_embedded_tune_conf(conf, consumer);
         *confp = conf;
         return NULL;
 }

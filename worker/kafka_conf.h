@@ -31,7 +31,8 @@ typedef enum pmw_kafka_role_e {
  * enable.partition.eof=false, then kafka.consumer. Producer:
  * bootstrap.servers, enable.idempotence=true, acks=all, then kafka.producer.
  * When kafka.brokers is "embedded" or "embedded:N", bootstrap.servers is left
- * unset: whoever starts the in-process cluster sets it.
+ * unset (whoever starts the in-process cluster sets it) and the mock
+ * cluster's client settings are applied (pmw_embedded_tune_conf()).
  *
  * No connection is made (no rd_kafka_t is created).
  *

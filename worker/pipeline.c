@@ -37,7 +37,6 @@
 #include "common/mem.h"
 #include "common/postmark_client.h"
 #include "worker/batch.h"
-#include "worker/embedded.h"
 #include "worker/kafka_conf.h"
 #include "worker/tracker.h"
 
@@ -80,7 +79,6 @@ typedef struct queue_s {
 struct pmw_pipeline_s {
         const pmw_config_t *cfg; /* immutable */
         int id;
-        bool embedded;
         char *bootstrap;
         pmw_publisher_t *pub;
         pmw_servers_t *servers;
@@ -1396,8 +1394,6 @@ static pmw_error_t *consumer_new(pmw_pipeline_t *p) {
                 return pmw_error_new(PMW_ERR_KAFKA,
                                      "consumer: bootstrap.servers: %s", errstr);
         }
-        if (p->embedded)
-                pmw_embedded_tune_conf(conf, true);
         rd_kafka_conf_set_opaque(conf, p);
         rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
         rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
@@ -1440,7 +1436,6 @@ pmw_error_t *pmw_pipeline_new(const pmw_pipeline_opts_t *opts,
         pmw_pipeline_t *p       = pmw_calloc(1, sizeof(*p));
         p->cfg                  = cfg;
         p->id                   = opts->id;
-        p->embedded             = opts->embedded;
         p->bootstrap            = pmw_strdup(opts->bootstrap);
         p->pub                  = opts->pub;
         p->servers              = opts->servers;

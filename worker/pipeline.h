@@ -53,7 +53,6 @@ typedef struct pmw_pipeline_memory_s {
 typedef struct pmw_pipeline_opts_s {
         const pmw_config_t *cfg;    /* borrows */
         const char *bootstrap;      /* borrows (copied into the consumer) */
-        bool embedded;              /* brokers are librdkafka's mock cluster */
         pmw_publisher_t *pub;       /* borrows */
         pmw_servers_t *servers;     /* borrows */
         pmw_metrics_t *metrics;     /* borrows */

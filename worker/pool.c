@@ -173,7 +173,6 @@ static pmw_error_t *start(pool_t *pool, const char **bootstrapp) {
         for (size_t i = 0; i < pool->worker_cnt; i++) {
                 pmw_pipeline_opts_t opts = {.cfg       = cfg,
                                             .bootstrap = *bootstrapp,
-                                            .embedded  = embedded,
                                             .pub       = pool->pub,
                                             .servers   = pool->servers,
                                             .slots     = &pool->slots,

@@ -124,7 +124,6 @@ static void test_after_kafka_conf(void **state) {
 
         rd_kafka_conf_t *conf = NULL;
         assert_null(pmw_kafka_conf_new(cfg, PMW_KAFKA_CONSUMER, &conf));
-        pmw_embedded_tune_conf(conf, true);
         expect(conf, "bootstrap.servers", "");
         expect(conf, "session.timeout.ms", "10000");
         expect(conf, "heartbeat.interval.ms", "1000");
@@ -133,7 +132,6 @@ static void test_after_kafka_conf(void **state) {
         rd_kafka_conf_destroy(conf);
 
         assert_null(pmw_kafka_conf_new(cfg, PMW_KAFKA_PRODUCER, &conf));
-        pmw_embedded_tune_conf(conf, false);
         expect(conf, "retry.backoff.ms", "200");
         expect(conf, "reconnect.backoff.max.ms", "1000");
         expect(conf, "enable.idempotence", "true");
