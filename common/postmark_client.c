@@ -254,14 +254,28 @@ static void request_free(request_t *req) {
         free(req);
 }
 
-pmw_error_t *pmw_client_send(pmw_client_t *client,
-                             const pmw_client_req_t *r,
-                             pmw_client_done_cb_t *done,
-                             void *opaque) {
+/* A request that never started: done() at once, with nothing sent. */
+static void not_started(pmw_client_done_cb_t *done,
+                        void *opaque,
+                        const char *path,
+                        const char *why) {
+        char detail[256];
+        snprintf(detail, sizeof(detail), "POST %s: %s", path, why);
+        pmw_response_t resp;
+        pmw_response_set_transport_error(&resp, PMW_TRANSPORT_CONNECT, detail);
+        pmw_verdict_t verdict = pmw_classify_request(&resp);
+        done(opaque, &resp, &verdict, 0);
+}
+
+void pmw_client_send(pmw_client_t *client,
+                     const pmw_client_req_t *r,
+                     pmw_client_done_cb_t *done,
+                     void *opaque) {
         request_t *req = request_get(client);
-        if (!req)
-                return pmw_error_new(PMW_ERR_TRANSPORT,
-                                     "POST %s: curl_easy_init failed", r->path);
+        if (!req) {
+                not_started(done, opaque, r->path, "curl_easy_init failed");
+                return;
+        }
 
         char url[URL_MAX];
         snprintf(url, sizeof(url), "%s%s", client->base_url, r->path);
@@ -302,12 +316,10 @@ pmw_error_t *pmw_client_send(pmw_client_t *client,
         CURLMcode mc = curl_multi_add_handle(client->multi, e);
         if (mc != CURLM_OK) {
                 request_put(client, req);
-                return pmw_error_new(PMW_ERR_TRANSPORT,
-                                     "POST %s: curl_multi_add_handle: %s",
-                                     r->path, curl_multi_strerror(mc));
+                not_started(done, opaque, r->path, curl_multi_strerror(mc));
+                return;
         }
         active_link(client, req);
-        return NULL;
 }
 
 void pmw_client_wait(pmw_client_t *client,
@@ -510,18 +522,10 @@ void pmw_client_send_sync(pmw_client_t *client,
         for (;;) {
                 memset(&st, 0, sizeof(st));
                 attempt++;
-                pmw_error_t *err = pmw_client_send(client, req, sync_done, &st);
-                if (err) {
-                        pmw_response_set_transport_error(&st.resp,
-                                                         PMW_TRANSPORT_CONNECT,
-                                                         pmw_error_string(err));
-                        st.verdict = pmw_classify_request(&st.resp);
-                        pmw_error_destroy(err);
-                } else {
-                        while (!st.done) {
-                                pmw_client_wait(client, NULL, 0, 1000);
-                                pmw_client_step(client);
-                        }
+                pmw_client_send(client, req, sync_done, &st);
+                while (!st.done) {
+                        pmw_client_wait(client, NULL, 0, 1000);
+                        pmw_client_step(client);
                 }
                 if (st.verdict.outcome != PMW_OUTCOME_RETRY ||
                     attempt > policy->retries)

@@ -65,7 +65,8 @@ typedef struct pmw_client_req_s {
 /**
  * @brief Called once per request, from pmw_client_step() (or
  *        pmw_client_destroy(), with a DROPPED response, for requests still
- *        in flight).
+ *        in flight; or from pmw_client_send() itself, with a CONNECT
+ *        response, for a request libcurl refused to start).
  * @param resp takes: the callee owns it and calls pmw_response_cleanup().
  * @param verdict borrows: what pmw_classify_request() said of resp.
  * @param attempt_us how long the request took, in microseconds.
@@ -101,15 +102,16 @@ pmw_error_t *pmw_client_new(const pmw_client_opts_t *opts,
 void pmw_client_destroy(pmw_client_t *client);
 
 /**
- * @brief Starts a request. It makes progress inside pmw_client_step().
+ * @brief Starts a request. It makes progress inside pmw_client_step(), and
+ *        always ends in exactly one done() call: a request libcurl refuses
+ *        to start ends at once, inside this call, as a CONNECT failure
+ *        (nothing was sent), so callers count it in flight before calling.
  * @param opaque borrows: passed to done().
- * @returns an error only for a request libcurl refuses to start (done() is
- *          then not called).
  */
-pmw_error_t *pmw_client_send(pmw_client_t *client,
-                             const pmw_client_req_t *req,
-                             pmw_client_done_cb_t *done,
-                             void *opaque) PMW_WARN_UNUSED;
+void pmw_client_send(pmw_client_t *client,
+                     const pmw_client_req_t *req,
+                     pmw_client_done_cb_t *done,
+                     void *opaque);
 
 /**
  * @brief Waits until a transfer needs attention, one of fds is ready,

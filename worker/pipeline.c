@@ -596,22 +596,12 @@ static void send_batch(pmw_pipeline_t *p, pmw_batch_t *batch) {
                                 .body_len  = batch->body_len,
                                 .msg_count = batch->cnt};
         batch->owner         = p;
-        pmw_error_t *err     = pmw_client_send(p->client, &req, on_done, batch);
-        free(token);
-        if (err) {
-                /* libcurl refused to start it: nothing was sent. */
-                pmw_response_t resp;
-                pmw_response_set_transport_error(&resp, PMW_TRANSPORT_CONNECT,
-                                                 pmw_error_string(err));
-                pmw_error_destroy(err);
-                pmw_verdict_t verdict = pmw_classify_request(&resp);
-                p->in_flight++;
-                atomic_fetch_add(&p->metrics->inflight, 1);
-                on_done(batch, &resp, &verdict, 0);
-                return;
-        }
+        /* Counted first: a request libcurl refuses ends in on_done() at
+         * once, inside pmw_client_send(). */
         p->in_flight++;
         atomic_fetch_add(&p->metrics->inflight, 1);
+        pmw_client_send(p->client, &req, on_done, batch);
+        free(token);
 }
 
 static void hold_batch(pmw_pipeline_t *p, pmw_batch_t *batch) {
