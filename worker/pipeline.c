@@ -611,14 +611,28 @@ static void hold_batch(pmw_pipeline_t *p, pmw_batch_t *batch) {
         queue_push(&p->held[batch->server_idx], batch);
 }
 
-/* pmw_batch_filter() callback: drops (finishes) expired jobs. */
-static bool drop_expired(void *opaque, pmw_job_t *job) {
-        pmw_pipeline_t *p = opaque;
-        if (!job->expires_ms || now_ms() < job->expires_ms)
+/* Drops what must not be sent (pmw_batch_filter() callback): stale jobs
+ * are forgotten, expired ones finished as expired. One pass, the clock
+ * read once by the caller. */
+typedef struct unsendable_s {
+        pmw_pipeline_t *p;
+        int64_t now_ms;
+} unsendable_t;
+
+static bool drop_unsendable(void *opaque, pmw_job_t *job) {
+        unsendable_t *u = opaque;
+        if (drop_stale(u->p, job))
+                return true;
+        if (!job->expires_ms || u->now_ms < job->expires_ms)
                 return false;
-        finish(p, job, PMW_STATUS_EXPIRED, -1,
+        finish(u->p, job, PMW_STATUS_EXPIRED, -1,
                "expires-at passed before the job could be sent", NULL, NULL);
         return true;
+}
+
+static void filter_unsendable(pmw_pipeline_t *p, pmw_batch_t *batch) {
+        unsendable_t u = {.p = p, .now_ms = now_ms()};
+        pmw_batch_filter(batch, drop_unsendable, &u);
 }
 
 /* Sends ready batches in order while request slots are free. The caller
@@ -626,14 +640,13 @@ static bool drop_expired(void *opaque, pmw_job_t *job) {
 static void dispatch(pmw_pipeline_t *p) {
         while (p->ready.head && slot_take(p)) {
                 pmw_batch_t *batch = queue_pop(&p->ready);
-                pmw_batch_filter(batch, drop_stale, p);
+                filter_unsendable(p, batch);
                 if (batch->cnt &&
                     pmw_servers_is_held(p->servers, batch->server_idx)) {
                         hold_batch(p, batch);
                         slot_give(p);
                         continue;
                 }
-                pmw_batch_filter(batch, drop_expired, p);
                 if (!batch->cnt) {
                         pmw_batch_destroy(batch);
                         slot_give(p);
@@ -924,8 +937,7 @@ static void service_holds(pmw_pipeline_t *p) {
                 while ((b = queue_pop(q))) {
                         pmw_servers_add_waiting(p->servers, (int)s,
                                                 -(long)b->cnt);
-                        pmw_batch_filter(b, drop_stale, p);
-                        pmw_batch_filter(b, drop_expired, p);
+                        filter_unsendable(p, b);
                         if (b->cnt)
                                 break;
                         pmw_batch_destroy(b);
@@ -1023,35 +1035,31 @@ static size_t jobs_in_memory(pmw_pipeline_t *p) {
 }
 
 /* Drops every stale job from the queues and open batches. */
-static void purge_stale(pmw_pipeline_t *p) {
-        queue_t *queues[] = {&p->ready, &p->waiting};
-        for (size_t i = 0; i < PMW_ARRAY_LEN(queues); i++) {
-                queue_t keep = {0};
-                pmw_batch_t *b;
-                while ((b = queue_pop(queues[i]))) {
-                        pmw_batch_filter(b, drop_stale, p);
-                        if (b->cnt)
-                                queue_push(&keep, b);
-                        else
-                                pmw_batch_destroy(b);
-                }
-                *queues[i] = keep;
-        }
-        for (size_t s = 0; s < pmw_servers_count(p->servers); s++) {
-                queue_t keep = {0};
-                pmw_batch_t *b;
-                while ((b = queue_pop(&p->held[s]))) {
-                        size_t before = b->cnt;
-                        pmw_batch_filter(b, drop_stale, p);
-                        pmw_servers_add_waiting(p->servers, (int)s,
+/* Drops the stale jobs of every batch in q, and the batches left empty;
+ * held_srv >= 0: q holds that server's held batches, whose waiting count
+ * shrinks with them. */
+static void purge_queue(pmw_pipeline_t *p, queue_t *q, int held_srv) {
+        queue_t keep = {0};
+        pmw_batch_t *b;
+        while ((b = queue_pop(q))) {
+                size_t before = b->cnt;
+                pmw_batch_filter(b, drop_stale, p);
+                if (held_srv >= 0)
+                        pmw_servers_add_waiting(p->servers, held_srv,
                                                 -(long)(before - b->cnt));
-                        if (b->cnt)
-                                queue_push(&keep, b);
-                        else
-                                pmw_batch_destroy(b);
-                }
-                p->held[s] = keep;
+                if (b->cnt)
+                        queue_push(&keep, b);
+                else
+                        pmw_batch_destroy(b);
         }
+        *q = keep;
+}
+
+static void purge_stale(pmw_pipeline_t *p) {
+        purge_queue(p, &p->ready, -1);
+        purge_queue(p, &p->waiting, -1);
+        for (size_t s = 0; s < pmw_servers_count(p->servers); s++)
+                purge_queue(p, &p->held[s], (int)s);
         pmw_batcher_filter(p->batcher, drop_stale, p);
 }
 
