@@ -326,8 +326,6 @@ pmw_error_t *pmw_http_start(const pmw_http_opts_t *opts, pmw_http_t **httpp) {
                                     opts->listen);
                 goto out;
         }
-        pmw_log(PMW_LOG_NOTICE, "httpd", "listening on %s (port %d)",
-                opts->listen, http->port);
         *httpp = http;
         http   = NULL;
 out:

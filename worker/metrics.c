@@ -48,7 +48,7 @@ void pmw_metrics_job(pmw_metrics_t *m, pmw_status_t status) {
                 pmw_metrics_add(&m->dead_letters, 1);
 }
 
-void pmw_histogram_observe(pmw_histogram_t *h, double value) {
+static void histogram_observe(pmw_histogram_t *h, double value) {
         size_t i = 0;
         while (i < h->bound_cnt && value > h->bounds[i])
                 i++;
@@ -65,8 +65,8 @@ void pmw_metrics_request(pmw_metrics_t *m,
                          int64_t duration_us) {
         int code = http_status > 0 && http_status < 600 ? http_status : 600;
         pmw_metrics_add(&m->requests[endpoint][code], 1);
-        pmw_histogram_observe(&m->batch_messages, (double)messages);
-        pmw_histogram_observe(&m->request_duration, (double)duration_us / 1e6);
+        histogram_observe(&m->batch_messages, (double)messages);
+        histogram_observe(&m->request_duration, (double)duration_us / 1e6);
 }
 
 static uint64_t load(const atomic_uint_fast64_t *v) {

@@ -112,8 +112,6 @@ void pmw_metrics_request(pmw_metrics_t *m,
 
 void pmw_metrics_add(atomic_uint_fast64_t *counter, uint64_t n);
 
-void pmw_histogram_observe(pmw_histogram_t *h, double value);
-
 /** @brief Appends the Prometheus text exposition (version 0.0.4). */
 void pmw_metrics_render(pmw_metrics_t *m, pmw_buf_t *out);
 
