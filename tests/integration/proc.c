@@ -228,10 +228,24 @@ pmw_error_t *pmw_proc_start_first_line(const char *const *argv,
         return NULL;
 }
 
-pmw_error_t *pmw_proc_start_server(const char *const *argv,
+pmw_error_t *pmw_proc_start_server(const char *const *fixed,
+                                   const char *const *extra,
                                    int timeout_ms,
                                    pmw_proc_t **procp,
                                    int *portp) {
+        const char *argv[64];
+        size_t n                         = 0;
+        const char *const *const lists[] = {fixed, extra};
+        for (size_t l = 0; l < PMW_ARRAY_LEN(lists); l++) {
+                for (const char *const *a = lists[l]; a && *a; a++) {
+                        if (n == PMW_ARRAY_LEN(argv) - 1)
+                                return pmw_error_new(
+                                    PMW_ERR_INVALID,
+                                    "%s: more than %zu arguments", fixed[0], n);
+                        argv[n++] = *a;
+                }
+        }
+        argv[n]          = NULL;
         pmw_proc_t *proc = NULL;
         char line[512];
         pmw_error_t *err = pmw_proc_start_first_line(argv, timeout_ms, &proc,

@@ -104,11 +104,14 @@ pmw_error_t *pmw_proc_start_first_line(const char *const *argv,
 
 /**
  * @brief Starts a server that prints "listening on HOST:PORT" as its first
-
  *        line, and returns the port.
+ * @param argv the program and its fixed arguments (NULL-terminated).
+ * @param extra NULL, or more arguments (NULL-terminated); at most 63
+ *        arguments in all, or an error.
  * @param portp receives the port.
  */
 pmw_error_t *pmw_proc_start_server(const char *const *argv,
+                                   const char *const *extra,
                                    int timeout_ms,
                                    pmw_proc_t **procp,
                                    int *portp) PMW_WARN_UNUSED;

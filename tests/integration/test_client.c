@@ -32,14 +32,10 @@ typedef struct fixture_s {
 } fixture_t;
 
 static void start_sim(fixture_t *fx, const char *const *extra) {
-        const char *argv[32] = {sim_path, "--listen", "127.0.0.1:0",
-                                "--inactive", "inactive*@*"};
-        size_t n             = 5;
-        for (; extra && *extra; extra++)
-                argv[n++] = *extra;
-        argv[n] = NULL;
+        const char *argv[] = {sim_path,     "--listen",    "127.0.0.1:0",
+                              "--inactive", "inactive*@*", NULL};
         pmw_error_t *err =
-            pmw_proc_start_server(argv, 10000, &fx->sim, &fx->port);
+            pmw_proc_start_server(argv, extra, 10000, &fx->sim, &fx->port);
         if (err)
                 fail_msg("postmark-sim: %s", pmw_error_string(err));
         snprintf(fx->base_url, sizeof(fx->base_url), "http://127.0.0.1:%d",

@@ -44,14 +44,10 @@ typedef struct resp_s {
 } resp_t;
 
 static void start_sim(sim_t *sim, const char *const *extra) {
-        const char *argv[64] = {sim_path, "--listen", "127.0.0.1:0", "--seed",
-                                "7"};
-        size_t n             = 5;
-        for (size_t i = 0; extra && extra[i]; i++)
-                argv[n++] = extra[i];
-        argv[n] = NULL;
+        const char *argv[] = {sim_path, "--listen", "127.0.0.1:0",
+                              "--seed", "7",        NULL};
         pmw_error_t *err =
-            pmw_proc_start_server(argv, 10000, &sim->proc, &sim->port);
+            pmw_proc_start_server(argv, extra, 10000, &sim->proc, &sim->port);
         if (err)
                 fail_msg("%s", pmw_error_string(err));
         sim->curl = curl_easy_init();

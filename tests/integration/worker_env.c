@@ -136,17 +136,15 @@ void pmw_wenv_broker_command(pmw_wenv_t *env, const char *command) {
 }
 
 void pmw_wenv_start_sim(pmw_wenv_t *env, const char *const *extra) {
-        const char *argv[40] = {env->sim_bin, "--listen",      "127.0.0.1:0",
-                                "--inactive", "inactive*@*",   "--template",
-                                "welcome",    "--template",    "4242",
-                                "--record",   env->record_path};
-        size_t n             = env->sim_no_record ? 9 : 11;
-        for (; extra && *extra && n < 39; extra++)
-                argv[n++] = *extra;
-        argv[n] = NULL;
-        pmw_wenv_check(
-            pmw_proc_start_server(argv, 10000, &env->sim, &env->sim_port),
-            "postmark-sim");
+        const char *argv[] = {env->sim_bin, "--listen",       "127.0.0.1:0",
+                              "--inactive", "inactive*@*",    "--template",
+                              "welcome",    "--template",     "4242",
+                              "--record",   env->record_path, NULL};
+        if (env->sim_no_record)
+                argv[9] = NULL;
+        pmw_wenv_check(pmw_proc_start_server(argv, extra, 10000, &env->sim,
+                                             &env->sim_port),
+                       "postmark-sim");
 }
 
 void pmw_wenv_spawn_worker(pmw_wenv_t *env, int idx, const char *const *extra) {
