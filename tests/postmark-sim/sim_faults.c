@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/backoff.h"
 #include "common/defs.h"
 #include "common/mem.h"
 #include "tests/postmark-sim/sim_match.h"
@@ -377,21 +378,13 @@ void pmw_sim_faults_list_json(pmw_sim_faults_t *faults, pmw_buf_t *out) {
         pthread_mutex_unlock(&faults->lock);
 }
 
-/* splitmix64: small, fast, and good enough for fault dice. */
-static uint64_t next_random(uint64_t *state) {
-        uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-        z          = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z          = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        return z ^ (z >> 31);
-}
-
 /* Under the lock: does f's trigger fire for request reqno? Consumes
  * next=. */
 static bool
 fires(pmw_sim_faults_t *faults, pmw_sim_fault_t *f, uint64_t reqno) {
         switch (f->trigger) {
         case PMW_SIM_TRIGGER_P:
-                return (double)(next_random(&faults->rng) >> 11) *
+                return (double)(pmw_rand_next(&faults->rng) >> 11) *
                            (1.0 / 9007199254740992.0) <
                        f->p;
         case PMW_SIM_TRIGGER_NEXT:
