@@ -239,6 +239,24 @@ static void produce_status(pmw_publisher_t *pub, pmw_job_t *job) {
         pmw_buf_t value;
         pmw_buf_init(&value, STATUS_RECORD_MAX);
         pmw_record_status(&value, job);
+        if (pmw_buf_failed(&value)) {
+                /* The record key is the field a producer can make
+                 * arbitrarily large (up to Kafka's record size, and JSON
+                 * escaping multiplies it): write the record with
+                 * "key": null rather than a broken one. */
+                pmw_log(PMW_LOG_ERROR, "publish",
+                        "job=%s: status record over %d bytes; its key (%zu "
+                        "bytes) is left out of it",
+                        job->job_id, STATUS_RECORD_MAX, job->key_len);
+                char *key      = job->key;
+                size_t key_len = job->key_len;
+                job->key       = NULL;
+                job->key_len   = 0;
+                pmw_buf_reset(&value);
+                pmw_record_status(&value, job);
+                job->key     = key;
+                job->key_len = key_len;
+        }
         rd_kafka_resp_err_t err = produce(
             pub, pub->cfg->kafka.status_topic, job->job_id, strlen(job->job_id),
             pmw_buf_ptr(&value), pmw_buf_len(&value), NULL, job);

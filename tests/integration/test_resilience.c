@@ -620,6 +620,39 @@ static void test_per_message_retry(void **state) {
         pmw_ktest_records_free(recs);
 }
 
+/* A record key whose status record would pass the publisher's 1 MiB (200 KB
+ * of control characters, six bytes each in JSON): the job is still sent
+ * and gets its status, with "key": null and an ERROR line. */
+static void test_huge_key(void **state) {
+        pmw_wenv_t *env = *state;
+        start_broker(env, 4, 4);
+        pmw_wenv_start_sim(env, NULL);
+        pmw_wenv_start_worker(env, 0, NULL);
+        size_t key_len = 200 * 1000;
+        char *key      = malloc(key_len);
+        assert_non_null(key);
+        memset(key, 0x01, key_len);
+        char *value        = pmw_wenv_plain_job("hk0@example.org", 0);
+        const char *hdrs[] = {"job-id", "hk-0", NULL};
+        pmw_wenv_check(pmw_ktest_produce(env->producer, JOBS, 0, key, key_len,
+                                         value, strlen(value), hdrs),
+                       "produce");
+        pmw_wenv_check(pmw_ktest_flush(env->producer, 30000), "flush");
+        free(key);
+        free(value);
+        pmw_ktest_records_t *recs =
+            pmw_wenv_read_topic(env, STATUS, 1, 1000, 30000);
+        assert_int_equal(pmw_wenv_stop_worker(env, 0), 0);
+        assert_int_equal(recs->cnt, 1);
+        json_t *s = pmw_wenv_parse(&recs->v[0]);
+        assert_string_equal(pmw_wenv_jstr(s, "job_id"), "hk-0");
+        assert_string_equal(pmw_wenv_jstr(s, "status"), "sent");
+        assert_true(json_is_null(json_object_get(s, "key")));
+        json_decref(s);
+        assert_int_equal(pmw_wenv_log_count(env, 0, "is left out of it"), 1);
+        pmw_ktest_records_free(recs);
+}
+
 static void test_bad_message_split_out(void **state) {
         pmw_wenv_t *env    = *state;
         const size_t count = 200;
@@ -1163,6 +1196,7 @@ int main(int argc, char **argv) {
             T(test_token_refused_then_accepted),
             T(test_outage_then_recovery),
             T(test_per_message_retry),
+            T(test_huge_key),
             T(test_bad_message_split_out),
             T(test_rate_limited_settles),
             T(test_broker_down),
